@@ -1,0 +1,1 @@
+"""The plan: bead model, store, dependency graph, import. No git, no processes."""

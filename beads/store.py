@@ -1,0 +1,160 @@
+"""The bead store: ``.mayor/beads/<id>.json``, one bead a file.
+
+Every write goes to a temporary file that is then ``os.replace``d, under one file lock, so
+readers never see half a file and writers never lose each other's beads. Every change goes
+through :meth:`Store.edit`, which validates the whole graph before it writes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pydantic
+
+from beads import graph
+from beads.errors import BeadFileError, NotFound
+from beads.ids import new_id
+from beads.models import Bead, now
+
+LOCK_TIMEOUT_S = 60.0
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_bead(path: Path) -> Bead:
+    """Parse one bead file; a broken file raises :class:`BeadFileError` naming it."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BeadFileError(path, exc.strerror or str(exc)) from exc
+    try:
+        bead = Bead.model_validate_json(data)
+    except pydantic.ValidationError as exc:
+        raise BeadFileError(path, _describe(exc)) from exc
+    if bead.id != path.stem:
+        raise BeadFileError(path, f"its id is {bead.id!r} but the file is named {path.name}")
+    return bead
+
+
+def _describe(exc: pydantic.ValidationError) -> str:
+    first = exc.errors()[0]
+    if first["type"] == "json_invalid":
+        return f"invalid JSON ({first['ctx']['error']})" if "ctx" in first else "invalid JSON"
+    where = ".".join(str(part) for part in first["loc"]) or "the record"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+class Transaction:
+    """The beads as loaded under the lock, and the ones to write back."""
+
+    def __init__(self, store: Store, beads: dict[str, Bead]) -> None:
+        self.store = store
+        self.beads = beads
+        self.changed: dict[str, Bead] = {}
+
+    def get(self, bead_id: str) -> Bead:
+        try:
+            return self.beads[bead_id]
+        except KeyError:
+            raise NotFound(bead_id) from None
+
+    def put(self, bead: Bead) -> Bead:
+        bead.updated_at = now()
+        self.beads[bead.id] = bead
+        self.changed[bead.id] = bead
+        return bead
+
+    def new_id(self, title: str) -> str:
+        return new_id(self.store.prefix, title, self.beads, len(self.beads))
+
+
+class Store:
+    """The beads of one repository, under ``<mayor_dir>/beads``."""
+
+    def __init__(self, mayor_dir: Path, prefix: str = "mr") -> None:
+        self.mayor_dir = mayor_dir
+        self.dir = mayor_dir / "beads"
+        self.prefix = prefix
+
+    def path(self, bead_id: str) -> Path:
+        return self.dir / f"{bead_id}.json"
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        from filelock import FileLock, Timeout
+
+        from beads.errors import MayorError
+
+        lock_dir = self.mayor_dir / "locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with FileLock(str(lock_dir / "beads.lock"), timeout=LOCK_TIMEOUT_S):
+                yield
+        except Timeout:
+            raise MayorError(
+                f"the bead store is locked by another mayor process ({lock_dir / 'beads.lock'}); "
+                "wait for it, or remove the lock file if no mayor is running"
+            ) from None
+
+    def load(self) -> dict[str, Bead]:
+        """Every bead, by id. A broken file raises :class:`BeadFileError`."""
+        if not self.dir.is_dir():
+            return {}
+        beads: dict[str, Bead] = {}
+        with os.scandir(self.dir) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.endswith(".json") and not name.startswith("."):
+                    bead = read_bead(Path(entry.path))
+                    beads[bead.id] = bead
+        return beads
+
+    def get(self, bead_id: str) -> Bead:
+        path = self.path(bead_id)
+        if not path.exists():
+            raise NotFound(bead_id)
+        return read_bead(path)
+
+    @contextmanager
+    def edit(self) -> Iterator[Transaction]:
+        """Load every bead under the lock; on a clean exit validate the graph, then write.
+
+        If the block raises, or validation fails, nothing is written.
+        """
+        with self.lock():
+            tx = Transaction(self, self.load())
+            yield tx
+            if tx.changed:
+                graph.validate(tx.beads)
+                self.dir.mkdir(parents=True, exist_ok=True)
+                for bead in tx.changed.values():
+                    atomic_write(self.path(bead.id), bead.to_json())
+
+    def update(self, bead: Bead) -> None:
+        """Write one bead whose deps did not change (status, attempts, usage): no graph check."""
+        with self.lock():
+            bead.updated_at = now()
+            self.dir.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path(bead.id), bead.to_json())
+
+
+def dump_json(beads: list[Bead]) -> str:
+    return json.dumps([b.model_dump(mode="json") for b in beads], indent=2)

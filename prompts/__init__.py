@@ -1,0 +1,1 @@
+"""The prompt pack: Markdown templates shipped inside the package."""

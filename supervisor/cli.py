@@ -1,0 +1,249 @@
+"""The command line: parse, dispatch, turn errors into exit codes. No work happens here.
+
+Exit codes: 0 done; 1 a user error (one line: what is wrong, what to do); 2 usage;
+3 unexpected (with the path of a crash log); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from supervisor import __version__
+
+
+class MayorGroup(TyperGroup):
+    """The one handler around every command."""
+
+    def main(self, args: Sequence[str] | None = None, *a: Any, **kw: Any) -> Any:  # type: ignore[override]
+        kw["standalone_mode"] = False
+        sys.exit(self._guarded(args, *a, **kw))
+
+    def _guarded(self, args: Sequence[str] | None, *a: Any, **kw: Any) -> int:
+        from beads.errors import MayorError
+
+        try:
+            code = super().main(args, *a, **kw)
+        except typer.Exit as exc:
+            return exc.exit_code
+        except typer.TyperException as exc:  # usage errors: typer's own click
+            show = getattr(exc, "show", None)
+            if show is not None:
+                show()
+            else:
+                sys.stderr.write(f"mayor: {exc.format_message()}\n")
+            return exc.exit_code
+        except (typer.Abort, KeyboardInterrupt):
+            sys.stderr.write("mayor: interrupted\n")
+            return 130
+        except MayorError as exc:
+            sys.stderr.write(f"mayor: {exc}\n")
+            return exc.exit_code
+        except Exception as exc:  # noqa: BLE001 - the last resort, logged in full
+            from supervisor.crash import write_crash_log
+
+            path = write_crash_log(exc)
+            sys.stderr.write(f"mayor: unexpected error: {exc!r}\nA crash log is at {path}; please report it.\n")
+            return 3
+        return code if isinstance(code, int) else 0
+
+
+app = typer.Typer(
+    cls=MayorGroup,
+    name="mayor",
+    help="Run coding agents in parallel on one git repository and land their work safely.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+dep_app = typer.Typer(help="Add or remove a dependency between two beads.", no_args_is_help=True)
+app.add_typer(dep_app, name="dep")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+Multi = Optional[list[str]]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"mayor {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Run coding agents in parallel on one git repository and land their work safely."""
+
+
+@app.command()
+def init(
+    target: Annotated[Optional[str], typer.Option(help="The branch to land work on (default: the current one).")] = None,
+) -> int:
+    """Make .mayor/ here: a commented config.toml, the bead store and a .gitignore."""
+    from supervisor.commands import init as cmd
+
+    return cmd.run(target=target)
+
+
+@app.command()
+def add(
+    title: Annotated[str, typer.Argument(metavar="TITLE", help="What the bead is, in a line.")],
+    description: Annotated[str, typer.Option("-d", "--description", help="The whole task.")] = "",
+    accept: Annotated[Multi, typer.Option("--accept", help="An acceptance criterion (repeat).")] = None,
+    check: Annotated[
+        Multi, typer.Option("--check", help="A shell command that proves a criterion; pairs with the n-th --accept.")
+    ] = None,
+    dep: Annotated[Multi, typer.Option("--dep", help="A bead that must land first (repeat).")] = None,
+    priority: Annotated[int, typer.Option("-p", "--priority", min=0, max=4, help="0 highest .. 4.")] = 2,
+    label: Annotated[Multi, typer.Option("--label", help="A label (repeat).")] = None,
+    kind: Annotated[str, typer.Option(help="task, bug, feature, design, review (report-only) ...")] = "task",
+    estimate: Annotated[Optional[int], typer.Option(help="Minutes of work, for the critical path.")] = None,
+    agent: Annotated[Optional[str], typer.Option(help="The agent to run it (an [agents.NAME]).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="The model for the agent.")] = None,
+    approval: Annotated[str, typer.Option(help="auto, or human: wait for `mayor approve`.")] = "auto",
+    as_json: JsonOpt = False,
+) -> int:
+    """Add a bead; print its new id (or the whole record with --json)."""
+    from supervisor.commands import add as cmd
+
+    return cmd.run(
+        title=title, description=description, accept=accept or (), check=check or (), dep=dep or (),
+        priority=priority, label=label or (), kind=kind, estimate=estimate, agent=agent, model=model,
+        approval=approval, as_json=as_json,
+    )  # fmt: skip
+
+
+@app.command(name="import")
+def import_(
+    path: Annotated[str, typer.Argument(metavar="PATH", help="A file (JSON array or JSONL) or a beads backup folder.")],
+    source: Annotated[str, typer.Option("--from", help="mayor, or beads (bd export JSONL or backup folder).")] = "mayor",
+    as_json: JsonOpt = False,
+) -> int:
+    """Add many beads at once, all or nothing."""
+    from supervisor.commands import import_ as cmd
+
+    return cmd.run(path=path, source=source, as_json=as_json)
+
+
+@app.command(name="list")
+def list_(
+    status: Annotated[Multi, typer.Option("--status", help="Only beads in this status (repeat).")] = None,
+    label: Annotated[Optional[str], typer.Option(help="Only beads with this label.")] = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """List the beads (every one by default)."""
+    from supervisor.commands import query
+
+    return query.list_beads(status=status or (), label=label, as_json=as_json)
+
+
+@app.command()
+def show(bead_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonOpt = False) -> int:
+    """Show one bead whole."""
+    from supervisor.commands import query
+
+    return query.show(bead_id=bead_id, as_json=as_json)
+
+
+@app.command()
+def ready(as_json: JsonOpt = False) -> int:
+    """The beads that can start now: by priority, then longest critical path."""
+    from supervisor.commands import query
+
+    return query.ready(as_json=as_json)
+
+
+@app.command()
+def blocked(as_json: JsonOpt = False) -> int:
+    """The open beads that cannot start yet, and what holds each."""
+    from supervisor.commands import query
+
+    return query.blocked(as_json=as_json)
+
+
+@dep_app.command("add")
+def dep_add(bead_id: Annotated[str, typer.Argument(metavar="ID")], dep: Annotated[str, typer.Argument(metavar="DEP")]) -> int:
+    """Make ID wait for DEP to land."""
+    from supervisor.commands import edit
+
+    return edit.dep_add(bead_id=bead_id, dep=dep)
+
+
+@dep_app.command("rm")
+def dep_rm(bead_id: Annotated[str, typer.Argument(metavar="ID")], dep: Annotated[str, typer.Argument(metavar="DEP")]) -> int:
+    """Drop the dependency of ID on DEP."""
+    from supervisor.commands import edit
+
+    return edit.dep_rm(bead_id=bead_id, dep=dep)
+
+
+@app.command()
+def update(
+    bead_id: Annotated[str, typer.Argument(metavar="ID")],
+    title: Annotated[Optional[str], typer.Option(help="A new title.")] = None,
+    description: Annotated[Optional[str], typer.Option("-d", "--description", help="A new description.")] = None,
+    priority: Annotated[Optional[int], typer.Option("-p", "--priority", min=0, max=4, help="0 highest .. 4.")] = None,
+    label: Annotated[Multi, typer.Option("--label", help="Add a label (repeat).")] = None,
+    remove_label: Annotated[Multi, typer.Option("--remove-label", help="Remove a label (repeat).")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="A new kind.")] = None,
+    estimate: Annotated[Optional[int], typer.Option(help="Minutes of work.")] = None,
+    agent: Annotated[Optional[str], typer.Option(help="The agent to run it.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="The model for the agent.")] = None,
+    approval: Annotated[Optional[str], typer.Option(help="auto or human.")] = None,
+    accept: Annotated[Multi, typer.Option("--accept", help="Replace the acceptance criteria (repeat).")] = None,
+    check: Annotated[Multi, typer.Option("--check", help="Checks paired with --accept (repeat).")] = None,
+) -> int:
+    """Change fields of a bead; the graph is checked before anything is written."""
+    from supervisor.commands import edit
+
+    return edit.update(
+        bead_id=bead_id, title=title, description=description, priority=priority, label=label or (),
+        remove_label=remove_label or (), kind=kind, estimate=estimate, agent=agent, model=model,
+        approval=approval, accept=accept or (), check=check or (),
+    )  # fmt: skip
+
+
+@app.command()
+def cancel(bead_id: Annotated[str, typer.Argument(metavar="ID")]) -> int:
+    """Cancel a bead that has not landed; its dependents show as blocked."""
+    from supervisor.commands import edit
+
+    return edit.cancel(bead_id=bead_id)
+
+
+@app.command()
+def reopen(bead_id: Annotated[str, typer.Argument(metavar="ID")]) -> int:
+    """Open a failed, cancelled or finished bead again."""
+    from supervisor.commands import edit
+
+    return edit.reopen(bead_id=bead_id)
+
+
+@app.command()
+def graph(
+    fmt: Annotated[str, typer.Option("--format", help="tree, dot (Graphviz) or mermaid.")] = "tree",
+) -> int:
+    """Draw the dependency graph."""
+    from supervisor.commands import query
+
+    return query.show_graph(fmt=fmt)
+
+
+@app.command()
+def schema() -> int:
+    """Print the JSON Schema of a bead file."""
+    from supervisor.commands import query
+
+    return query.schema()
+
+
+def main() -> None:
+    app()

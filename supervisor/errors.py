@@ -1,0 +1,37 @@
+"""Errors of the supervisor. All derive from :class:`beads.errors.MayorError`.
+
+    MayorError (beads.errors)
+    +-- NotInitialized      no .mayor folder up from here
+    +-- ConfigError         .mayor/config.toml cannot be used (names the key)
+    +-- CommandError        a git or other subprocess failed (shows command, code, output)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from beads.errors import MayorError
+
+__all__ = ["MayorError", "NotInitialized", "ConfigError", "CommandError"]
+
+
+class NotInitialized(MayorError):
+    def __init__(self, start: Path) -> None:
+        super().__init__(f"no .mayor folder in {start} or above it; run `mayor init` at the repository root")
+
+
+class ConfigError(MayorError):
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}; fix the file (see `mayor init --help` for the defaults)")
+
+
+class CommandError(MayorError):
+    def __init__(self, cmd: Sequence[str], code: int, stdout: str, stderr: str) -> None:
+        self.cmd = list(cmd)
+        self.code = code
+        self.stdout = stdout
+        self.stderr = stderr
+        shown = " ".join(self.cmd)
+        detail = (stderr.strip() or stdout.strip())[-2000:]
+        super().__init__(f"`{shown}` exited {code}" + (f": {detail}" if detail else ""))

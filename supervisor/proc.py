@@ -1,0 +1,47 @@
+"""The one way mayor runs a git or other subprocess and reports its failure."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from supervisor.errors import CommandError
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment less inherited ``GIT_*`` variables that would point git elsewhere."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run(
+    cmd: Sequence[str],
+    cwd: Path | None = None,
+    *,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd``; with ``check``, a non-zero exit raises :class:`CommandError` with all output."""
+    proc = subprocess.run(
+        list(cmd),
+        cwd=cwd,
+        env=clean_env(env),
+        input=input,
+        capture_output=True,
+        text=True,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
+    if check and proc.returncode != 0:
+        raise CommandError(cmd, proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+def git(*args: str, cwd: Path | None = None, check: bool = True) -> str:
+    """``git ARGS`` in ``cwd``; its stdout without the trailing newline."""
+    return run(["git", *args], cwd, check=check).stdout.rstrip("\n")
