@@ -10,9 +10,19 @@ from pathlib import Path
 from supervisor.errors import CommandError
 
 
+# Set by git for hooks and by callers; any of them would make git in another worktree act on
+# the wrong repository or index. Author, committer and config variables are kept.
+_GIT_LOCATION_VARS = frozenset(
+    {
+        "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX", "GIT_QUARANTINE_PATH",
+    }
+)  # fmt: skip
+
+
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment less inherited ``GIT_*`` variables that would point git elsewhere."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
     env.setdefault("GIT_TERMINAL_PROMPT", "0")
     if extra:
         env.update(extra)

@@ -1,0 +1,67 @@
+"""Shared fixtures: every test runs with its own HOME, pinned git identity, and real git."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+GASTOWN = SHARED / "fixtures" / "gastown-beads"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Keep tests out of $HOME and away from the developer's git config."""
+    home = tmp_path_factory.mktemp("home")
+    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for who in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{who}_NAME", "Mayor Test")
+        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@mayor.invalid")
+    for var in ("MAYOR_ROOT", "MAYOR_BEAD_ID", "GITHUB_STEP_SUMMARY", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    yield home
+
+
+def git(cwd: Path, *args: str) -> str:
+    out = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh git repository with one commit on main; the current directory."""
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    (path / "README.md").write_text("# test repo\n")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "initial")
+    monkeypatch.chdir(path)
+    return path
+
+
+@pytest.fixture
+def mayor_repo(git_repo: Path) -> Path:
+    """``git_repo`` after ``mayor init``."""
+    from supervisor.commands import init
+
+    assert init.run(cwd=git_repo) == 0
+    return git_repo
+
+
+@pytest.fixture
+def shared_gastown() -> Path:
+    if not GASTOWN.is_dir():
+        pytest.skip(f"../shared is absent: no gastown-beads fixture at {GASTOWN}")
+    return GASTOWN
+
+
