@@ -245,5 +245,57 @@ def schema() -> int:
     return query.schema()
 
 
+@app.command()
+def sling(
+    jobs: Annotated[Optional[int], typer.Option("-j", "--jobs", min=1, help="Slots: beads running at once.")] = None,
+    target: Annotated[Optional[str], typer.Option(help="The branch to land on.")] = None,
+    gate: Annotated[Optional[str], typer.Option(help="The command every merge candidate must pass.")] = None,
+    agent: Annotated[Optional[str], typer.Option(help="Run every bead with this agent.")] = None,
+    only: Annotated[Multi, typer.Option("--only", help="Only this bead (repeat).")] = None,
+    label: Annotated[Optional[str], typer.Option(help="Only beads with this label.")] = None,
+    max_attempts: Annotated[Optional[int], typer.Option(min=1, help="Attempts per bead before it fails.")] = None,
+    timeout: Annotated[Optional[str], typer.Option(help="Wall time of one attempt: 90s, 10m, 1h.")] = None,
+    idle_timeout: Annotated[Optional[str], typer.Option(help="Kill an agent silent this long: 90s, 10m.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would start, start nothing.")] = False,
+) -> int:
+    """Run the ready beads with agents and land their work on the target, keeping it green."""
+    from supervisor.commands import sling as cmd
+
+    return cmd.run(
+        jobs=jobs, target=target, gate=gate, agent=agent, only=only or (), label=label,
+        max_attempts=max_attempts, timeout=timeout, idle_timeout=idle_timeout, dry_run=dry_run,
+    )  # fmt: skip
+
+
+@app.command()
+def events(
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events.")] = False,
+    as_json: JsonOpt = False,
+) -> int:
+    """Print the event log (.mayor/events.jsonl)."""
+    from supervisor.commands import events as cmd
+
+    return cmd.show(follow=follow, as_json=as_json)
+
+
+@app.command()
+def emit(
+    type: Annotated[str, typer.Argument(metavar="TYPE", help="The event type, e.g. milestone.")],
+    data: Annotated[Optional[str], typer.Option(help="A JSON object to attach.")] = None,
+) -> int:
+    """Write an event (for agents: the bead id comes from MAYOR_BEAD_ID)."""
+    from supervisor.commands import events as cmd
+
+    return cmd.emit(type=type, data=data)
+
+
+@app.command()
+def gc(keep_pool: Annotated[bool, typer.Option("--keep-pool", help="Keep the slot worktrees.")] = False) -> int:
+    """Remove worktrees and mayor/ branches no bead needs; say how much disk was freed."""
+    from supervisor.commands import gc as cmd
+
+    return cmd.run(keep_pool=keep_pool)
+
+
 def main() -> None:
     app()

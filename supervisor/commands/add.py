@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from beads.models import Bead, Criterion
+from beads.models import Criterion
+from beads.store import bead_from
 from supervisor.output import print_json
 from supervisor.repo import open_repo
 
@@ -35,19 +36,21 @@ def run(
 ) -> int:
     repo = open_repo()
     with repo.store.edit() as tx:
-        bead = Bead(
-            id=tx.new_id(title),
-            title=title,
-            description=description,
-            acceptance=criteria(accept, check),
-            deps=list(dict.fromkeys(dep)),
-            priority=priority,
-            labels=list(dict.fromkeys(label)),
-            kind=kind,
-            estimate_minutes=estimate,
-            agent=agent,
-            model=model,
-            approval=approval,  # type: ignore[arg-type]
+        bead = bead_from(
+            {
+                "id": tx.new_id(title),
+                "title": title,
+                "description": description,
+                "acceptance": criteria(accept, check),
+                "deps": list(dict.fromkeys(dep)),
+                "priority": priority,
+                "labels": list(dict.fromkeys(label)),
+                "kind": kind,
+                "estimate_minutes": estimate,
+                "agent": agent,
+                "model": model,
+                "approval": approval,
+            }
         )
         tx.put(bead)
     if as_json:

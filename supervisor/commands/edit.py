@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from beads.errors import MayorError
-from beads.models import ACTIVE, Bead
+from beads.models import ACTIVE
+from beads.store import bead_from
 from supervisor.commands.add import criteria
 from supervisor.output import say
 from supervisor.repo import open_repo
@@ -48,7 +49,7 @@ def update(
             changes["labels"] = labels
         if not changes:
             raise MayorError("nothing to change: give at least one option (see `mayor update --help`)")
-        tx.put(Bead.model_validate({**bead.model_dump(), **changes}))
+        tx.put(bead_from({**bead.model_dump(), **changes}))
     say(f"updated {bead_id}: {', '.join(sorted(changes))}")
     return 0
 

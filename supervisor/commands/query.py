@@ -138,27 +138,27 @@ def _mermaid(beads: Mapping[str, Bead]) -> str:
 
 
 def _tree(beads: Mapping[str, Bead]) -> str:
-    """Roots (beads with no deps) at the left; under each bead, the beads it unblocks."""
+    """Roots (beads with no deps) at the left; under each bead, the beads it unblocks.
+
+    Walked with an explicit stack, so a long chain cannot hit Python's recursion limit.
+    """
     users = graph.dependents(beads)
     shown: set[str] = set()
     lines: list[str] = []
-
-    def walk(bead_id: str, prefix: str, last: bool, depth: int) -> None:
+    roots = [root for root in graph.topological_order(beads) if not beads[root].deps]
+    stack: list[tuple[str, str, bool, int]] = [(root, "", True, 0) for root in reversed(roots)]
+    while stack:
+        bead_id, prefix, last, depth = stack.pop()
         bead = beads[bead_id]
         branch = "" if depth == 0 else ("└── " if last else "├── ")
         seen = bead_id in shown
         lines.append(f"{prefix}{branch}{bead.id} [{bead.status}] {bead.title}" + (" (above)" if seen else ""))
         if seen:
-            return
+            continue
         shown.add(bead_id)
         children = sorted(users[bead_id])
         inner = prefix if depth == 0 else prefix + ("    " if last else "│   ")
-        for i, child in enumerate(children):
-            walk(child, inner, i == len(children) - 1, depth + 1)
-
-    for root in graph.topological_order(beads):
-        if not beads[root].deps:
-            walk(root, "", True, 0)
+        stack += [(c, inner, i == len(children) - 1, depth + 1) for i, c in reversed(list(enumerate(children)))]
     return "\n".join(lines)
 
 

@@ -1,0 +1,201 @@
+"""An agent as a child process: its own process group, its log, its timeouts.
+
+The agent's command runs under a small shell wrapper that writes its exit status to
+``exit_status`` in the run folder, so that a supervisor restarted after ``kill -9`` can adopt a
+live agent (found again by pid and start time) and still learn how it ended.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from supervisor.proc import clean_env
+
+_WRAPPER = 'eval "$MAYOR_AGENT_COMMAND"\nstatus=$?\necho "$status" > "$MAYOR_RUN_DIR/exit_status"\nexit "$status"\n'
+KILL_GRACE_S = 3.0
+
+
+@dataclass(frozen=True)
+class Exit:
+    """How an agent process ended."""
+
+    code: int | None
+    """Its exit status; None when it was killed or its status is unknown."""
+    reason: str
+    """``exited``, ``timeout``, ``idle``, ``stopped`` (by the supervisor) or ``lost``."""
+    detail: str = ""
+
+
+def start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (tells a pid reused by another)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def _alive(pid: int, ticks: int | None) -> bool:
+    return ticks is not None and start_ticks(pid) == ticks
+
+
+class AgentProcess:
+    def __init__(
+        self, pid: int, run_dir: Path, popen: subprocess.Popen[bytes] | None, started: float, extra: dict[str, Any]
+    ) -> None:
+        self.pid = pid
+        self.extra = extra
+        self.run_dir = run_dir
+        self.popen = popen
+        self.started = started
+        self.stop_reason: str | None = None
+        self.gone = False
+        """An adopted agent whose process has already ended (or was replaced by another pid)."""
+
+    @property
+    def log(self) -> Path:
+        return self.run_dir / "agent.log"
+
+    @classmethod
+    def start(
+        cls, command: str, cwd: Path, run_dir: Path, env: Mapping[str, str], extra: dict[str, Any] | None = None
+    ) -> AgentProcess:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "exit_status").unlink(missing_ok=True)
+        shell = shutil.which("bash") or "/bin/sh"
+        full_env = clean_env({**env, "MAYOR_AGENT_COMMAND": command, "MAYOR_RUN_DIR": str(run_dir)})
+        with open(run_dir / "agent.log", "ab") as log:
+            popen = subprocess.Popen(
+                [shell, "-c", _WRAPPER],
+                cwd=cwd,
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        started = time.time()
+        record = {"pid": popen.pid, "ticks": start_ticks(popen.pid), "started": started, "cwd": str(cwd), **(extra or {})}
+        (run_dir / "agent.json").write_text(json.dumps(record))
+        return cls(popen.pid, run_dir, popen, started, record)
+
+    @classmethod
+    def adopt(cls, run_dir: Path) -> AgentProcess | None:
+        """The agent started in ``run_dir`` (after a supervisor restart), alive or not.
+
+        A dead one's :meth:`wait` returns at once with the status its wrapper wrote, if any.
+        """
+        try:
+            record = json.loads((run_dir / "agent.json").read_text())
+        except (OSError, ValueError):
+            return None
+        agent = cls(record["pid"], run_dir, None, record["started"], record)
+        agent.gone = not _alive(record["pid"], record.get("ticks"))
+        return agent
+
+    def kill(self, reason: str = "stopped") -> None:
+        """End the whole process group: SIGTERM, then SIGKILL after a grace period."""
+        self.stop_reason = self.stop_reason or reason
+        for sig, pause in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, 0.0)):
+            try:
+                os.killpg(self.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                return
+            deadline = time.monotonic() + pause
+            while time.monotonic() < deadline and self._running():
+                time.sleep(0.05)
+            if not self._running():
+                return
+
+    def _running(self) -> bool:
+        if self.gone:
+            return False
+        if self.popen is not None:
+            return self.popen.poll() is None
+        return _alive(self.pid, self.extra.get("ticks"))
+
+    def wait(
+        self,
+        timeout: float,
+        idle_timeout: float,
+        activity: Callable[[], object],
+        should_stop: Callable[[], str | None],
+    ) -> Exit:
+        """Block until the agent ends, killing its group on a timeout or when asked to stop.
+
+        ``activity`` returns a fingerprint of the worktree; a change counts as activity, as does
+        new output in the log. ``should_stop`` returns a reason to stop, or None.
+        """
+        pidfd = _pidfd(self.pid)
+        last_size, last_print = -1, activity()
+        last_active = time.monotonic()
+        deadline = self.started - time.time() + time.monotonic() + timeout
+        tick = max(0.2, min(2.0, idle_timeout / 4))
+        try:
+            while self._running():
+                _sleep_until_exit(pidfd, min(tick, max(0.0, deadline - time.monotonic())))
+                if not self._running():
+                    break
+                now = time.monotonic()
+                size = self.log.stat().st_size if self.log.exists() else 0
+                if size != last_size:
+                    last_size, last_active = size, now
+                elif now - last_active > tick:
+                    fingerprint = activity()
+                    if fingerprint != last_print:
+                        last_print, last_active = fingerprint, now
+                reason = should_stop()
+                if reason:
+                    self.kill(reason)
+                elif now >= deadline:
+                    self.kill("timeout")
+                elif now - last_active >= idle_timeout:
+                    self.kill("idle")
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+        return self._exit()
+
+    def _exit(self) -> Exit:
+        code = self.popen.wait() if self.popen is not None else None
+        if not self.gone:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)  # whatever the agent left running in its group
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self.stop_reason:
+            return Exit(None, self.stop_reason)
+        status_file = self.run_dir / "exit_status"
+        if status_file.exists():
+            try:
+                return Exit(int(status_file.read_text().strip()), "exited")
+            except ValueError:
+                pass
+        if code is not None:
+            return Exit(code if code >= 0 else None, "exited" if code >= 0 else "killed", f"signal {-code}" if code < 0 else "")
+        return Exit(None, "lost", "the agent ended while no supervisor watched it and left no exit status")
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        return None
+
+
+def _sleep_until_exit(pidfd: int | None, seconds: float) -> None:
+    """Sleep ``seconds``, waking at once if the process exits (no busy waiting)."""
+    if pidfd is not None:
+        select.select([pidfd], [], [], seconds)
+    else:
+        time.sleep(min(seconds, 0.1))

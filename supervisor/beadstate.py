@@ -1,0 +1,29 @@
+"""Changes the supervisor makes to one bead: read it fresh under the lock, change it, write it.
+
+A user's ``mayor cancel`` between two supervisor writes is never overwritten by a stale copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from beads.models import Attempt, Bead, now
+from beads.store import Store, atomic_write, read_bead
+
+
+def modify(store: Store, bead_id: str, change: Callable[[Bead], None]) -> Bead:
+    with store.lock():
+        bead = read_bead(store.path(bead_id))
+        change(bead)
+        bead.updated_at = now()
+        atomic_write(store.path(bead_id), bead.to_json())
+    return bead
+
+
+def counted_attempts(bead: Bead) -> int:
+    """Attempts that count against the maximum (an interrupted one does not)."""
+    return sum(1 for a in bead.attempts if a.outcome != "interrupted")
+
+
+def current(bead: Bead) -> Attempt:
+    return bead.attempts[-1]

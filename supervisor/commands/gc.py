@@ -1,0 +1,60 @@
+"""``mayor gc``: remove the worktrees and branches that no bead needs any more."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from beads.models import ACTIVE
+from supervisor import gitops
+from supervisor.output import say
+from supervisor.proc import git
+from supervisor.repo import open_repo
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{size} B"
+        value /= 1024
+    return f"{size} B"
+
+
+def run(*, keep_pool: bool = False) -> int:
+    repo = open_repo()
+    lock = repo.mayor_dir / "state" / "supervisor.json"
+    if lock.exists():
+        say(f"a supervisor may be running ({lock}); gc leaves worktrees alone while it does")
+        keep_pool = True
+    beads = repo.store.load()
+    freed = 0
+    base = gitops.common_dir(repo.root) / "mayor"
+    if not keep_pool and base.is_dir():
+        for path in sorted([*base.glob("worktrees/slot-*"), base / "merge"]):
+            if path.is_dir():
+                freed += _size(path)
+                git("worktree", "remove", "--force", str(path), cwd=repo.root)
+                shutil.rmtree(path, ignore_errors=True)
+        git("worktree", "prune", cwd=repo.root)
+    removed = []
+    for line in git("for-each-ref", "--format=%(refname:short)", "refs/heads/mayor/", cwd=repo.root).splitlines():
+        bead = beads.get(line.removeprefix("mayor/"))
+        needed = bead is not None and (bead.status in ACTIVE or bead.status in ("open", "failed"))
+        if not needed and gitops.checked_out_at(line, repo.root) is None:
+            git("branch", "-q", "-D", line, cwd=repo.root)
+            removed.append(line)
+    say(f"removed {len(removed)} branch(es){'' if keep_pool else ' and the worktree pool'}; freed {_human(freed)}")
+    return 0

@@ -1,0 +1,110 @@
+"""Judging an attempt on evidence: commits, leftovers, acceptance checks, result.json."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from beads.models import Bead, Finding, Usage
+from supervisor import gitops
+from supervisor.proc import clean_env, git, run
+from supervisor.worktrees import branch_name
+
+CHECK_TIMEOUT_S = 600.0
+
+
+def commit_leftovers(path: Path, bead: Bead, attempt: int) -> bool:
+    """Commit whatever the agent left uncommitted (ignored files excepted). True if it did."""
+    if not gitops.dirty(path, untracked=True):
+        return False
+    git("add", "-A", cwd=path)
+    message = f"mayor: leftover changes of {bead.id} (attempt {attempt})\n\nmayor-bead: {bead.id}\n"
+    git("commit", "-q", "--no-verify", "-m", message, cwd=path)
+    return True
+
+
+def back_on_branch(path: Path, bead_id: str) -> str | None:
+    """If the agent left its branch, carry its work back onto ``mayor/<id>``; say what happened."""
+    branch = branch_name(bead_id)
+    current = run(["git", "symbolic-ref", "-q", "--short", "HEAD"], path, check=False).stdout.strip()
+    if current == branch:
+        return None
+    git("checkout", "-q", "-B", branch, cwd=path)
+    return f"the agent left {branch} (HEAD was {current or 'detached'}); its work was moved back onto {branch}"
+
+
+@dataclass
+class CheckResult:
+    text: str
+    command: str
+    code: int
+    output: str
+
+    @property
+    def passed(self) -> bool:
+        return self.code == 0
+
+
+def run_checks(bead: Bead, path: Path, env: dict[str, str], log: Path) -> list[CheckResult]:
+    results = []
+    for criterion in bead.acceptance:
+        if not criterion.check:
+            continue
+        try:
+            proc = subprocess.run(
+                ["bash", "-c", criterion.check], cwd=path, env=clean_env(env), capture_output=True,
+                text=True, stdin=subprocess.DEVNULL, timeout=CHECK_TIMEOUT_S, start_new_session=True,
+            )  # fmt: skip
+            code, output = proc.returncode, proc.stdout + proc.stderr
+        except subprocess.TimeoutExpired:
+            code, output = 124, f"timed out after {CHECK_TIMEOUT_S:.0f}s"
+        results.append(CheckResult(criterion.text, criterion.check, code, output))
+    with open(log, "w", encoding="utf-8") as out:
+        for r in results:
+            out.write(f"$ {r.command}\n# {r.text}: exit {r.code}\n{r.output}\n")
+    return results
+
+
+@dataclass
+class AgentResult:
+    summary: str = ""
+    findings: list[Finding] = field(default_factory=list)
+    usage: Usage | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def read_result(run_dir: Path) -> AgentResult:
+    """The agent's optional ``result.json``; bad parts are reported, never trusted."""
+    path = run_dir / "result.json"
+    if not path.exists():
+        return AgentResult()
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return AgentResult(problems=[f"result.json is not valid JSON: {exc}"])
+    if not isinstance(data, dict):
+        return AgentResult(problems=["result.json is not a JSON object"])
+    out = AgentResult(summary=str(data.get("summary") or ""))
+    for index, raw in enumerate(data.get("findings") or []):
+        try:
+            out.findings.append(Finding.model_validate(raw))
+        except pydantic.ValidationError as exc:
+            out.problems.append(f"finding {index + 1} dropped: {exc.errors()[0]['msg']}")
+    if data.get("usage") is not None:
+        try:
+            out.usage = Usage.model_validate(data["usage"])
+        except pydantic.ValidationError as exc:
+            out.problems.append(f"usage dropped: {exc.errors()[0]['msg']}")
+    return out
+
+
+def tail(path: Path, chars: int = 3000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError:
+        return ""

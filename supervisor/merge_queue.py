@@ -1,0 +1,185 @@
+"""The merge queue: the one place that moves the target branch, one candidate at a time.
+
+For a bead it builds a candidate on the current target tip (a ``--no-ff`` merge commit made with
+``git merge-tree --write-tree``, or a rebase), runs the gate on it in a worktree of its own, and
+moves the target by compare-and-swap only when the gate passed. Before the move a journal
+(``.mayor/state/merge.json``) records the candidate, so a supervisor killed at any moment can tell
+a finished landing from one to roll back.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from beads.models import Bead
+from beads.store import atomic_write
+from supervisor import gitops
+from supervisor.errors import MayorError
+from supervisor.proc import clean_env, git, run
+from supervisor.worktrees import branch_name
+
+MAX_ROUNDS = 5
+"""Times a candidate is rebuilt when the target moves under the queue before giving up for now."""
+
+
+@dataclass
+class Landing:
+    outcome: Literal["merged", "conflict", "gate_failed", "blocked"]
+    commit: str | None = None
+    detail: str = ""
+    files: list[str] = field(default_factory=list)
+    flaky: bool = False
+
+
+class MergeQueue:
+    def __init__(
+        self,
+        root: Path,
+        target: str,
+        gate: str | None,
+        state_dir: Path,
+        *,
+        strategy: str = "merge",
+        gate_timeout: float = 1800.0,
+        gate_retries: int = 1,
+    ) -> None:
+        self.root = root
+        self.target = target
+        self.gate = gate
+        self.strategy = strategy
+        self.gate_timeout = gate_timeout
+        self.gate_retries = gate_retries
+        self.journal = state_dir / "merge.json"
+        self.path = gitops.common_dir(root) / "mayor" / "merge"
+        self.landed: set[str] = set()
+        """Commits this queue put on the target (to tell them from commits made by others)."""
+
+    # -- recovery -------------------------------------------------------------------------
+    def recover(self) -> tuple[str, str] | None:
+        """Finish reading a journal left by a killed supervisor.
+
+        Returns ``(bead_id, commit)`` when that landing completed (the target holds the candidate);
+        otherwise the landing is rolled back (nothing on the target changed) and None is returned.
+        """
+        if not self.journal.exists():
+            return None
+        record = json.loads(self.journal.read_text())
+        tip = gitops.rev(f"refs/heads/{self.target}", self.root)
+        self.journal.unlink()
+        if tip and gitops.is_ancestor(record["candidate"], tip, self.root):
+            return record["bead"], record["candidate"]
+        return None
+
+    # -- landing --------------------------------------------------------------------------
+    def land(self, bead: Bead, log_dir: Path) -> Landing:
+        head = gitops.rev(f"refs/heads/{branch_name(bead.id)}", self.root)
+        if head is None:
+            raise MayorError(f"branch {branch_name(bead.id)} of {bead.id} is gone; reopen the bead to redo it")
+        for _ in range(MAX_ROUNDS):
+            tip = gitops.ensure_branch_exists(self.target, self.root)
+            if gitops.is_ancestor(head, tip, self.root):
+                return Landing("merged", commit=self._landing_commit(bead.id) or tip, detail="already on the target")
+            built = self._candidate(bead, tip, head)
+            if isinstance(built, Landing):
+                return built
+            gate = self._run_gate(built, log_dir)
+            if gate is not None and gate.outcome == "gate_failed":
+                return gate
+            atomic_write(self.journal, json.dumps({"bead": bead.id, "tip": tip, "candidate": built}))
+            try:
+                moved = self._move(tip, built)
+            finally:
+                self.journal.unlink(missing_ok=True)
+            if isinstance(moved, Landing):
+                return moved
+            if moved:
+                if self.strategy == "rebase":
+                    gitops.cas_update(f"refs/heads/{branch_name(bead.id)}", built, head, self.root, "mayor: rebased")
+                self.landed.add(built)
+                return Landing("merged", commit=built, flaky=bool(gate and gate.flaky))
+        return Landing("blocked", detail=f"{self.target} kept moving under the queue; will try again")
+
+    def _landing_commit(self, bead_id: str) -> str | None:
+        out = git("log", "--first-parent", "-n1", "--format=%H", f"--grep=^mayor-bead: {bead_id}$", self.target, cwd=self.root)
+        return out or None
+
+    def _candidate(self, bead: Bead, tip: str, head: str) -> str | Landing:
+        if self.strategy == "rebase":
+            return self._rebase_candidate(tip, head)
+        merged = gitops.merge_tree(tip, head, self.root)
+        if merged.tree is None:
+            return Landing("conflict", detail=merged.message, files=sorted(set(merged.conflicts)))
+        message = f"Merge {bead.id}: {bead.title}\n\nmayor-bead: {bead.id}\n"
+        return gitops.commit_tree(merged.tree, [tip, head], message, self.root)
+
+    def _rebase_candidate(self, tip: str, head: str) -> str | Landing:
+        self._checkout(head)
+        proc = run(["git", "rebase", "-q", tip], self.path, check=False)
+        if proc.returncode != 0:
+            files = git("diff", "--name-only", "--diff-filter=U", cwd=self.path).splitlines()
+            run(["git", "rebase", "--abort"], self.path, check=False)
+            return Landing("conflict", detail=(proc.stdout + proc.stderr).strip(), files=files)
+        return git("rev-parse", "HEAD", cwd=self.path)
+
+    def _checkout(self, commit: str) -> None:
+        if not (self.path / ".git").exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            git("worktree", "prune", cwd=self.root)
+            git("worktree", "add", "-q", "--detach", str(self.path), commit, cwd=self.root)
+            return
+        run(["git", "rebase", "--abort"], self.path, check=False)
+        git("checkout", "-q", "-f", "--detach", commit, cwd=self.path)
+        git("clean", "-q", "-fd", cwd=self.path)
+
+    def _run_gate(self, candidate: str, log_dir: Path) -> Landing | None:
+        """None when there is no gate; else a Landing that says passed (``merged``) or failed."""
+        if not self.gate:
+            return None
+        self._checkout(candidate)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = log_dir / "gate.log"
+        for round_ in range(1 + self.gate_retries):
+            code = self._gate_once(log, candidate, append=round_ > 0)
+            if code == 0:
+                return Landing("merged", commit=candidate, flaky=round_ > 0)
+        tail = log.read_text(errors="replace")[-4000:]
+        return Landing("gate_failed", detail=f"the gate `{self.gate}` failed (exit {code}):\n{tail}")
+
+    def _gate_once(self, log: Path, candidate: str, append: bool) -> int:
+        env = clean_env({"MAYOR_CANDIDATE": candidate, "MAYOR_TARGET": self.target})
+        with open(log, "ab" if append else "wb") as out:
+            try:
+                proc = subprocess.run(
+                    ["bash", "-c", self.gate or "true"], cwd=self.path, env=env, stdout=out,
+                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=self.gate_timeout,
+                    start_new_session=True,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired:
+                out.write(f"\nmayor: the gate timed out after {self.gate_timeout:.0f}s\n".encode())
+                return 124
+        return proc.returncode
+
+    def _move(self, tip: str, candidate: str) -> bool | Landing:
+        """Compare-and-swap the target from ``tip`` to ``candidate``; bring the user's checkout along."""
+        checkout = gitops.checked_out_at(self.target, self.root)
+        if checkout is None:
+            return gitops.cas_update(f"refs/heads/{self.target}", candidate, tip, self.root, "mayor: land")
+        if gitops.rev("HEAD", checkout) != tip:
+            return False
+        proc = run(["git", "merge", "--ff-only", "-q", candidate], checkout, check=False)
+        if proc.returncode == 0:
+            return True
+        if gitops.rev("HEAD", checkout) != tip:
+            return False
+        detail = (proc.stdout + proc.stderr).strip()
+        return Landing(
+            "blocked",
+            detail=f"{self.target} is checked out at {checkout} and its local changes block the landing "
+            f"({detail}); commit or stash them, and the queue goes on",
+        )
+
+

@@ -1,0 +1,550 @@
+"""``mayor sling``: keep up to X beads running, judge their work, land it through the queue.
+
+Threads: the main thread schedules (it sleeps until something happens); one thread per busy slot
+drives a bead's attempt (worktree, agent, evidence); one merge thread lands beads one at a time.
+All state is on disk (bead files, run folders, the merge journal), so a supervisor killed at any
+moment is resumed by the next ``mayor sling``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from beads import graph
+from beads.models import Attempt, Bead, now
+from supervisor import evidence, gitops
+from supervisor.agentproc import AgentProcess, Exit
+from supervisor.beadstate import counted_attempts, current, modify
+from supervisor.errors import MayorError
+from supervisor.events import EventLog
+from supervisor.merge_queue import Landing, MergeQueue
+from supervisor.output import say
+from supervisor.prompts import bead_fields, render
+from supervisor.repo import Repo
+from supervisor.worktrees import Pool, branch_name
+
+BLOCKED_RETRY_S = 5.0
+
+
+@dataclass
+class Options:
+    slots: int
+    target: str
+    gate: str | None
+    agent: str | None
+    only: list[str] = field(default_factory=list)
+    label: str | None = None
+    max_attempts: int = 3
+    timeout: float = 1800.0
+    idle_timeout: float = 600.0
+    dry_run: bool = False
+    merge: str = "merge"
+
+
+class Failure(Exception):
+    """An attempt that did not pass: its outcome word and what the next attempt should know."""
+
+    def __init__(self, outcome: str, error: str, feedback: str = "") -> None:
+        super().__init__(error)
+        self.outcome = outcome
+        self.error = error
+        self.feedback = feedback or error
+
+
+class Supervisor:
+    def __init__(self, repo: Repo, options: Options) -> None:
+        self.repo = repo
+        self.opts = options
+        self.root = repo.root
+        self.store = repo.store
+        self.events = EventLog(repo.events_path)
+        self.state_dir = repo.mayor_dir / "state"
+        self.pool = Pool(self.root, repo.config.setup, repo.config.copy_files)
+        self.queue = MergeQueue(self.root, options.target, options.gate, self.state_dir, strategy=options.merge)
+        self.wake = threading.Event()
+        self.lock = threading.Lock()
+        self.busy: dict[int, str] = {}
+        self.threads: dict[int, threading.Thread] = {}
+        self.merge_q: queue.Queue[str | None] = queue.Queue()
+        self.in_queue: set[str] = set()
+        self.touched: set[str] = set()
+        self.stopping = threading.Event()
+        self.fatal: BaseException | None = None
+
+    # -- the whole run ---------------------------------------------------------------------
+    def run(self) -> int:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self._only_supervisor():
+            beads = self.store.load()
+            graph.validate(beads)
+            self._preflight(beads)
+            if self.opts.dry_run:
+                return self._dry_run(beads)
+            self.events.emit("sling_started", slots=self.opts.slots, target=self.opts.target, pid=os.getpid())
+            merger = threading.Thread(target=self._merge_worker, name="merge-queue", daemon=True)
+            merger.start()
+            try:
+                self._recover()
+                self._loop()
+            except KeyboardInterrupt:
+                self._shutdown(merger)
+                self.events.emit("sling_stopped", reason="interrupted")
+                say("mayor: interrupted; running agents were stopped. `mayor sling` resumes.")
+                return 130
+            self.merge_q.put(None)
+            merger.join()
+            self.events.emit("sling_stopped", reason="done")
+            return self._verdict()
+
+    @contextmanager
+    def _only_supervisor(self) -> Iterator[None]:
+        lock_dir = self.repo.mayor_dir / "locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        info = self.state_dir / "supervisor.json"
+        handle = open(lock_dir / "supervisor.lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise MayorError(f"a supervisor is already running in {self.root} ({_describe(info)}); "
+                             "wait for it to finish or stop it with Ctrl-C (kill -INT PID)") from None  # fmt: skip
+        try:
+            info.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": now().isoformat()}))
+            yield
+        finally:
+            info.unlink(missing_ok=True)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    def _preflight(self, beads: dict[str, Bead]) -> None:
+        gitops.ensure_branch_exists(self.opts.target, self.root)
+        checkout = gitops.checked_out_at(self.opts.target, self.root)
+        if checkout is not None:
+            changed = gitops.dirty(checkout)
+            if changed:
+                raise MayorError(
+                    f"{self.opts.target} is checked out at {checkout} with uncommitted changes to tracked files "
+                    f"({', '.join(line[3:] for line in changed[:5])}); commit or stash them first, so that landing "
+                    "work there cannot touch them"
+                )
+        unknown = [i for i in self.opts.only if i not in beads]
+        if unknown:
+            raise MayorError(f"--only names unknown bead(s) {', '.join(unknown)}; see `mayor list`")
+        for bead in self._wanted(beads):
+            self._agent_command(bead)
+
+    def _dry_run(self, beads: dict[str, Bead]) -> int:
+        ready = [b for b in graph.ready(beads) if self._matches(b)]
+        say(f"would sling {min(len(ready), self.opts.slots)} of {len(ready)} ready bead(s) "
+            f"with {self.opts.slots} slot(s) onto {self.opts.target}:")  # fmt: skip
+        for index, bead in enumerate(ready):
+            print(f"{'now ' if index < self.opts.slots else 'next'}\t{bead.id}\t{self._agent_name(bead)}\t{bead.title}")
+        return 0
+
+    # -- choosing beads --------------------------------------------------------------------
+    def _matches(self, bead: Bead) -> bool:
+        if self.opts.only and bead.id not in self.opts.only:
+            return False
+        return self.opts.label is None or self.opts.label in bead.labels
+
+    def _wanted(self, beads: dict[str, Bead]) -> list[Bead]:
+        return [b for b in beads.values() if self._matches(b) and b.status in ("open", "running", "queued")]
+
+    def _agent_name(self, bead: Bead) -> str:
+        return self.opts.agent or bead.agent or self.repo.config.agent
+
+    def _agent_command(self, bead: Bead) -> str:
+        name = self._agent_name(bead)
+        agent = self.repo.config.agents.get(name)
+        if agent is None:
+            raise MayorError(f"bead {bead.id} needs agent {name!r}, which .mayor/config.toml does not define; "
+                             f"add [agents.{name}] with command = \"...\" or pass --agent")  # fmt: skip
+        if agent.kind != "command" or not agent.command:
+            raise MayorError(f"agent {name!r} has kind {agent.kind!r}, which this mayor cannot run; "
+                             "use kind = \"command\" with a command line")  # fmt: skip
+        return agent.command
+
+    # -- the scheduling loop ---------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            if self.fatal is not None:
+                raise self.fatal
+            beads = self.store.load()
+            if not self.stopping.is_set():
+                self._fill(beads)
+            with self.lock:
+                idle = not self.busy and not self.in_queue
+            if idle:
+                return
+            self.wake.wait(timeout=30.0)
+            self.wake.clear()
+
+    def _fill(self, beads: dict[str, Bead]) -> None:
+        with self.lock:
+            free = [s for s in range(self.opts.slots) if s not in self.busy]
+            taken = set(self.busy.values()) | self.in_queue
+        if not free:
+            return
+        for bead in graph.ready(beads):
+            if not free:
+                break
+            if bead.id in taken or not self._matches(bead):
+                continue
+            self._start_slot(free.pop(0), bead.id, adopt=None)
+
+    def _start_slot(self, slot: int, bead_id: str, adopt: AgentProcess | None) -> None:
+        with self.lock:
+            self.busy[slot] = bead_id
+            self.touched.add(bead_id)
+        thread = threading.Thread(target=self._slot_main, args=(slot, bead_id, adopt), name=f"slot-{slot}", daemon=True)
+        self.threads[slot] = thread
+        thread.start()
+
+    def _slot_main(self, slot: int, bead_id: str, adopt: AgentProcess | None) -> None:
+        try:
+            self._attempt(slot, bead_id, adopt)
+        except BaseException as exc:  # noqa: BLE001 - carried to the main thread
+            self.fatal = exc
+        finally:
+            with self.lock:
+                self.busy.pop(slot, None)
+            self.wake.set()
+
+    # -- one attempt -----------------------------------------------------------------------
+    def _attempt(self, slot: int, bead_id: str, adopt: AgentProcess | None) -> None:
+        if adopt is None:
+            bead, agent, path = self._launch(slot, bead_id)
+        else:
+            bead, agent, path = self.store.get(bead_id), adopt, self.pool.path(slot)
+            self.events.emit("agent_adopted", bead_id, current(bead).n, pid=adopt.pid, slot=slot)
+        n = current(bead).n
+        exit_ = agent.wait(self.opts.timeout, self.opts.idle_timeout, lambda: _fingerprint(path),
+                           lambda: self._stop_reason(bead_id))  # fmt: skip
+        self.events.emit("agent_exited", bead_id, n, code=exit_.code, reason=exit_.reason)
+        try:
+            if exit_.reason == "interrupted":
+                self._interrupted(bead_id)
+                return
+            if exit_.reason == "cancelled":
+                self.events.emit("cancelled", bead_id, n)
+                modify(self.store, bead_id, lambda b: _end_attempt(b, "cancelled", "cancelled by the user"))
+                return
+            result = self._judge(bead, path, agent.run_dir, exit_, slot)
+            self._passed(bead_id, n, result)
+        except Failure as failure:
+            self._failed(bead_id, n, failure, agent.run_dir)
+        finally:
+            self.pool.release(slot)
+
+    def _launch(self, slot: int, bead_id: str) -> tuple[Bead, AgentProcess, Path]:
+        bead = modify(self.store, bead_id, lambda b: _begin_attempt(b, self._agent_name(b)))
+        n = current(bead).n
+        run_dir = self.repo.runs_dir / bead_id / str(n)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        tip = gitops.ensure_branch_exists(self.opts.target, self.root)
+        (run_dir / "base").write_text(tip)
+        path = self.pool.prepare(slot, bead_id, tip)
+        self._bring_up_to_date(bead, path, tip)
+        env = self._agent_env(bead, n, slot, run_dir, path)
+        self.events.emit("slung", bead_id, n, slot=slot, worktree=str(path), agent=self._agent_name(bead))
+        agent = AgentProcess.start(self._agent_command(bead), path, run_dir, env, {"slot": slot})
+        self.events.emit("agent_started", bead_id, n, pid=agent.pid, slot=slot)
+        return bead, agent, path
+
+    def _bring_up_to_date(self, bead: Bead, path: Path, tip: str) -> None:
+        """On a retry after a conflict, merge the target in so the agent resolves it where it works."""
+        if len(bead.attempts) < 2 or bead.attempts[-2].outcome != "conflict":
+            return
+        from supervisor.proc import run
+
+        run(["git", "merge", "-q", "--no-edit", tip], path, check=False)
+
+    def _agent_env(self, bead: Bead, n: int, slot: int, run_dir: Path, path: Path) -> dict[str, str]:
+        (run_dir / "bead.json").write_text(bead.to_json())
+        fields = {**bead_fields(bead), "target": self.opts.target, "attempt": n}
+        (run_dir / "prompt.md").write_text(render("execute", fields, self.repo.mayor_dir))
+        feedback = run_dir / "feedback.md"
+        previous = self.repo.runs_dir / bead.id / str(n - 1) / "feedback_out.md"
+        feedback.write_text(previous.read_text() if previous.exists() else "")
+        return {
+            "MAYOR_BEAD_ID": bead.id, "MAYOR_BEAD_FILE": str(run_dir / "bead.json"),
+            "MAYOR_PROMPT_FILE": str(run_dir / "prompt.md"), "MAYOR_RUN_DIR": str(run_dir),
+            "MAYOR_ATTEMPT": str(n), "MAYOR_FEEDBACK_FILE": str(feedback), "MAYOR_TARGET": self.opts.target,
+            "MAYOR_PORT": str(self.pool.port(slot)), "MAYOR_SLOT": str(slot), "MAYOR_ROOT": str(self.root),
+            "MAYOR_WORKTREE": str(path),
+        }  # fmt: skip
+
+    def _stop_reason(self, bead_id: str) -> str | None:
+        if self.stopping.is_set():
+            return "interrupted"
+        try:
+            status = self.store.get(bead_id).status
+        except MayorError:
+            return None
+        return "cancelled" if status == "cancelled" else None
+
+    def _judge(self, bead: Bead, path: Path, run_dir: Path, exit_: Exit, slot: int) -> evidence.AgentResult:
+        n = current(bead).n
+        moved = evidence.back_on_branch(path, bead.id)
+        restored = self._restore_target(path, run_dir)
+        if evidence.commit_leftovers(path, bead, n):
+            self.events.emit("committed_leftovers", bead.id, n)
+        log_tail = evidence.tail(run_dir / "agent.log")
+        if exit_.reason in ("timeout", "idle"):
+            limit = self.opts.timeout if exit_.reason == "timeout" else self.opts.idle_timeout
+            what = "ran past its wall timeout" if exit_.reason == "timeout" else "was idle (no output, no file change)"
+            raise Failure(exit_.reason, f"the agent {what} of {limit:.0f}s and was killed",
+                          f"Your last attempt {what} of {limit:.0f}s and was killed. Its output ended:\n{log_tail}")  # fmt: skip
+        if exit_.code != 0:
+            raise Failure("failed", f"the agent exited {exit_.code if exit_.code is not None else exit_.reason}",
+                          f"Your last attempt exited with status {exit_.code} ({exit_.reason}). Its output ended:\n{log_tail}")  # fmt: skip
+        result = evidence.read_result(run_dir)
+        result.problems += [p for p in (moved, restored) if p]
+        tip = gitops.ensure_branch_exists(self.opts.target, self.root)
+        if not bead.report_only and gitops.commits_between(tip, branch_name(bead.id), self.root) == 0:
+            raise Failure("no_change", "the agent made no commit and left no change",
+                          "Your last attempt made no change at all. Do the work and commit it.")  # fmt: skip
+        self._run_checks(bead, path, run_dir, slot)
+        return result
+
+    def _restore_target(self, path: Path, run_dir: Path) -> str | None:
+        """Undo commits an agent put straight onto the target (they passed no gate)."""
+        base = (run_dir / "base").read_text().strip() if (run_dir / "base").exists() else None
+        tip = gitops.rev(f"refs/heads/{self.opts.target}", self.root)
+        if base is None or tip is None or tip == base or tip in self.queue.landed:
+            return None
+        if not gitops.is_ancestor(tip, "HEAD", path) or gitops.is_ancestor(tip, base, self.root):
+            return None
+        known = max((c for c in self.queue.landed if gitops.is_ancestor(c, tip, self.root)), default=base,
+                    key=lambda c: gitops.commits_between(base, c, self.root) if c != base else -1)  # fmt: skip
+        if gitops.cas_update(f"refs/heads/{self.opts.target}", known, tip, self.root, "mayor: undo an agent's direct commit"):
+            self.events.emit("target_restored", None, None, was=tip, now=known)
+            return f"the agent committed onto {self.opts.target} directly; {self.opts.target} was put back and the work kept on its branch"
+        return None
+
+    def _run_checks(self, bead: Bead, path: Path, run_dir: Path, slot: int) -> None:
+        n = current(bead).n
+        env = self._agent_env(bead, n, slot, run_dir, path)
+        results = evidence.run_checks(bead, path, env, run_dir / "checks.log")
+        failed = [r for r in results if not r.passed]
+        for r in results:
+            self.events.emit("check_passed" if r.passed else "check_failed", bead.id, n, check=r.command, code=r.code)
+        if failed:
+            lines = [f"Acceptance check failed: `{r.command}` ({r.text}) exited {r.code}:\n{r.output[-2000:]}" for r in failed]
+            raise Failure("check_failed", f"{len(failed)} acceptance check(s) failed: {failed[0].command}", "\n\n".join(lines))
+
+    # -- outcomes --------------------------------------------------------------------------
+    def _passed(self, bead_id: str, n: int, result: evidence.AgentResult) -> None:
+        def change(b: Bead) -> None:
+            attempt = current(b)
+            attempt.outcome, attempt.ended_at = "passed", now()
+            attempt.commit = gitops.rev(f"refs/heads/{branch_name(b.id)}", self.root)
+            if result.usage:
+                attempt.usage = result.usage
+                b.usage = b.usage + result.usage
+            b.result = b.result or _empty_result()
+            b.result.summary = result.summary or b.result.summary
+            b.result.findings = result.findings
+            if b.report_only:
+                b.status, b.closed_at = "done", now()
+            elif b.approval == "human":
+                b.status = "review"
+            else:
+                b.status = "queued"
+
+        bead = modify(self.store, bead_id, change)
+        if bead.status == "done":
+            self.events.emit("done", bead_id, n, findings=len(result.findings))
+        elif bead.status == "queued":
+            self._enqueue(bead_id)
+
+    def _enqueue(self, bead_id: str) -> None:
+        with self.lock:
+            if bead_id in self.in_queue:
+                return
+            self.in_queue.add(bead_id)
+            self.touched.add(bead_id)
+        self.events.emit("queued", bead_id, None)
+        self.merge_q.put(bead_id)
+
+    def _failed(self, bead_id: str, n: int, failure: Failure, run_dir: Path) -> None:
+        (run_dir / "feedback_out.md").write_text(failure.feedback)
+        bead = modify(self.store, bead_id, lambda b: _end_attempt(b, failure.outcome, failure.error, self.opts.max_attempts))
+        if bead.status == "failed":
+            self.events.emit("failed", bead_id, n, outcome=failure.outcome, error=failure.error)
+        else:
+            self.events.emit("retried", bead_id, n, outcome=failure.outcome, error=failure.error)
+
+    def _interrupted(self, bead_id: str) -> None:
+        modify(self.store, bead_id, lambda b: _end_attempt(b, "interrupted", "the supervisor was stopped"))
+
+    # -- the merge thread ------------------------------------------------------------------
+    def _merge_worker(self) -> None:
+        while True:
+            bead_id = self.merge_q.get()
+            if bead_id is None:
+                return
+            try:
+                self._land(bead_id)
+            except BaseException as exc:  # noqa: BLE001 - carried to the main thread
+                self.fatal = exc
+                with self.lock:
+                    self.in_queue.discard(bead_id)
+            self.wake.set()
+
+    def _land(self, bead_id: str) -> None:
+        bead = self.store.get(bead_id)
+        if bead.status != "queued":
+            with self.lock:
+                self.in_queue.discard(bead_id)
+            return
+        n = current(bead).n if bead.attempts else None
+        run_dir = self.repo.runs_dir / bead_id / str(n or 0)
+        landing = self.queue.land(bead, run_dir)
+        if landing.outcome == "blocked":
+            self.events.emit("landing_blocked", bead_id, n, detail=landing.detail)
+            say(f"mayor: {landing.detail}")
+            if self.stopping.is_set():
+                with self.lock:
+                    self.in_queue.discard(bead_id)
+                return
+            threading.Timer(BLOCKED_RETRY_S, self.merge_q.put, args=(bead_id,)).start()
+            return
+        self._record_landing(bead, n, landing, run_dir)
+        with self.lock:
+            self.in_queue.discard(bead_id)
+
+    def _record_landing(self, bead: Bead, n: int | None, landing: Landing, run_dir: Path) -> None:
+        if self.opts.gate and landing.outcome != "conflict":
+            kind = "gate_passed" if landing.outcome == "merged" else "gate_failed"
+            self.events.emit(kind, bead.id, n, flaky=landing.flaky)
+            if landing.flaky:
+                self.events.emit("gate_flaky", bead.id, n)
+        if landing.outcome == "merged":
+            assert landing.commit is not None
+            self._merged(bead, n, landing.commit)
+            return
+        if landing.outcome == "conflict":
+            self.events.emit("conflict", bead.id, n, files=landing.files)
+            feedback = (f"Your branch conflicts with {self.opts.target} in: {', '.join(landing.files)}.\n"
+                        f"The target was merged into your branch; resolve the conflict markers, keep both "
+                        f"sides' intent, and commit.\n\n{landing.detail}")  # fmt: skip
+            failure = Failure("conflict", f"merge conflict with {self.opts.target} in {', '.join(landing.files)}", feedback)
+        else:
+            failure = Failure("gate_failed", f"the gate failed on the merge with {self.opts.target}",
+                              f"After merging your branch onto {self.opts.target}, the gate failed.\n{landing.detail}")  # fmt: skip
+        self._failed(bead.id, n or 0, failure, run_dir)
+
+    def _merged(self, bead: Bead, n: int | None, commit: str) -> None:
+        files = gitops.files_changed(f"{commit}^1", commit, self.root) if gitops.rev(f"{commit}^2", self.root) else []
+
+        def change(b: Bead) -> None:
+            b.status, b.closed_at, b.error = "merged", now(), None
+            b.result = b.result or _empty_result()
+            b.result.commit, b.result.files = commit, files
+
+        modify(self.store, bead.id, change)
+        self.events.emit("merged", bead.id, n, commit=commit, files=files)
+
+    # -- recovery and shutdown -------------------------------------------------------------
+    def _recover(self) -> None:
+        finished = self.queue.recover()
+        if finished:
+            bead_id, commit = finished
+            bead = self.store.get(bead_id)
+            if bead.status == "queued":
+                self._merged(bead, current(bead).n, commit)
+                self.events.emit("recovered", bead_id, None, what="completed a landing")
+        beads = self.store.load()
+        for bead in sorted(beads.values(), key=lambda b: b.updated_at):
+            if bead.status == "running" and self._matches(bead):
+                self._recover_running(bead)
+            elif bead.status == "queued":
+                self._enqueue(bead.id)
+
+    def _recover_running(self, bead: Bead) -> None:
+        run_dir = self.repo.runs_dir / bead.id / str(current(bead).n)
+        agent = AgentProcess.adopt(run_dir)
+        slot = agent.extra.get("slot") if agent else None
+        if agent is None or not isinstance(slot, int) or slot in self.busy:
+            self._interrupted(bead.id)
+            self.events.emit("recovered", bead.id, current(bead).n, what="restarting an attempt cut short")
+            return
+        self.events.emit("recovered", bead.id, current(bead).n, what="found its agent again", pid=agent.pid)
+        self._start_slot(slot, bead.id, adopt=agent)
+
+    def _shutdown(self, merger: threading.Thread) -> None:
+        self.stopping.set()
+        for thread in list(self.threads.values()):
+            thread.join()
+        self.merge_q.put(None)
+        merger.join()
+
+    def _verdict(self) -> int:
+        beads = self.store.load()
+        taken = [beads[i] for i in sorted(self.touched) if i in beads]
+        taken += [b for b in beads.values() if self._matches(b) and b.status == "open" and b.id not in self.touched]
+        failed = [b for b in taken if b.status == "failed"]
+        waiting = [b for b in taken if b.status in ("open", "review")]
+        for bead in failed:
+            say(f"failed: {bead.id} {bead.title}: {bead.error}")
+        blocked = dict((b.id, holds) for b, holds in graph.blocked(beads))
+        for bead in waiting:
+            reason = "; ".join(h.describe() for h in blocked.get(bead.id, [])) or f"status {bead.status}"
+            say(f"not landed: {bead.id} {bead.title}: {reason}")
+        landed = sum(1 for b in taken if b.landed)
+        say(f"mayor: {landed} landed, {len(failed)} failed, {len(waiting)} not landed")
+        return 1 if failed or waiting else 0
+
+
+def _begin_attempt(bead: Bead, agent: str) -> None:
+    bead.status = "running"
+    bead.attempts.append(Attempt(n=len(bead.attempts) + 1, agent=agent, started_at=now()))
+
+
+def _end_attempt(bead: Bead, outcome: str, error: str, max_attempts: int | None = None) -> None:
+    if bead.attempts:
+        attempt = current(bead)
+        attempt.outcome, attempt.error, attempt.ended_at = outcome, error, now()
+    if outcome == "cancelled" or bead.status == "cancelled":
+        bead.status = "cancelled"
+    elif outcome == "interrupted":
+        bead.status = "open"
+    elif max_attempts is not None and counted_attempts(bead) >= max_attempts:
+        bead.status, bead.error = "failed", error
+    else:
+        bead.status, bead.error = "open", error
+
+
+def _empty_result():  # type: ignore[no-untyped-def]
+    from beads.models import Result
+
+    return Result()
+
+
+def _fingerprint(path: Path) -> object:
+    from supervisor.proc import run
+
+    status = run(["git", "status", "--porcelain", "-uall"], path, check=False).stdout
+    head = run(["git", "rev-parse", "HEAD"], path, check=False).stdout
+    return hash((status, head))
+
+
+def _describe(info: Path) -> str:
+    try:
+        data = json.loads(info.read_text())
+        return f"pid {data['pid']} on {data['host']}, since {data['started']}"
+    except (OSError, ValueError, KeyError):
+        return "its details are unknown"
+
+

@@ -1,0 +1,118 @@
+"""The worktree pool: one reusable worktree per slot, kept inside the git folder.
+
+Worktrees live in ``<git-common-dir>/mayor/worktrees/slot-N``, where tools run at the repository
+root (pytest, ruff, grep, IDEs) never look. A slot's worktree is made once (``setup`` runs then,
+``copy`` files are copied in) and reused: a new bead only switches it to ``mayor/<id>`` and
+cleans it, keeping ignored files such as a virtualenv that ``setup`` made.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+from supervisor.errors import MayorError
+from supervisor.gitops import common_dir, rev
+from supervisor.proc import git, run
+
+PORTS_PER_SLOT = 10
+FIRST_PORT = 20000
+
+
+def branch_name(bead_id: str) -> str:
+    return f"mayor/{bead_id}"
+
+
+def _ports_free(first: int, count: int) -> bool:
+    for port in range(first, first + count):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+class Pool:
+    """Worktrees by slot number, for one repository."""
+
+    def __init__(self, repo_root: Path, setup: str | None = None, copy_files: list[str] | None = None) -> None:
+        self.repo_root = repo_root
+        self.base = common_dir(repo_root) / "mayor" / "worktrees"
+        self.setup = setup
+        self.copy_files = copy_files or []
+        self._ports: dict[int, int] = {}
+        self.created = 0
+        self.reused = 0
+
+    def path(self, slot: int) -> Path:
+        return self.base / f"slot-{slot}"
+
+    def port(self, slot: int) -> int:
+        """The first of a block of free ports for ``slot`` (``MAYOR_PORT``)."""
+        if slot not in self._ports:
+            first = FIRST_PORT + slot * PORTS_PER_SLOT
+            while not _ports_free(first, PORTS_PER_SLOT) or first in self._ports.values():
+                first += PORTS_PER_SLOT * 64
+                if first > 65000:
+                    raise MayorError("no block of free ports on 127.0.0.1 for an agent slot")
+            self._ports[slot] = first
+        return self._ports[slot]
+
+    def prepare(self, slot: int, bead_id: str, start_point: str) -> Path:
+        """The slot's worktree on ``mayor/<id>``: the existing branch if there is one (a retry
+        keeps its commits), else a new branch at ``start_point``."""
+        path = self.path(slot)
+        if not (path / ".git").exists():
+            self._create(path, start_point)
+        else:
+            self.reused += 1
+            self.clean(path)
+        branch = branch_name(bead_id)
+        if rev(f"refs/heads/{branch}", self.repo_root):
+            git("checkout", "-q", "-f", "--ignore-other-worktrees", branch, cwd=path)
+        else:
+            git("checkout", "-q", "-f", "-B", branch, start_point, cwd=path)
+        return path
+
+    def _create(self, path: Path, start_point: str) -> None:
+        self.created += 1
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            shutil.rmtree(path)
+        git("worktree", "prune", cwd=self.repo_root)
+        git("worktree", "add", "-q", "--detach", str(path), start_point, cwd=self.repo_root)
+        self._copy_in(path)
+        if self.setup:
+            proc = run(["bash", "-c", self.setup], path, check=False)
+            if proc.returncode != 0:
+                shutil.rmtree(path, ignore_errors=True)
+                git("worktree", "prune", cwd=self.repo_root)
+                tail = (proc.stdout + proc.stderr).strip()[-1500:]
+                raise MayorError(f"setup `{self.setup}` failed in a fresh worktree (exit {proc.returncode}): {tail}")
+
+    def _copy_in(self, path: Path) -> None:
+        for pattern in self.copy_files:
+            for source in self.repo_root.glob(pattern):
+                dest = path / source.relative_to(self.repo_root)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if source.is_dir():
+                    shutil.copytree(source, dest, dirs_exist_ok=True)
+                elif source.is_file():
+                    shutil.copy2(source, dest)
+
+    @staticmethod
+    def clean(path: Path) -> None:
+        """Throw away uncommitted changes and untracked files; keep ignored ones."""
+        git("reset", "-q", "--hard", cwd=path)
+        git("clean", "-q", "-fd", cwd=path)
+
+    def release(self, slot: int) -> None:
+        """Detach the slot's HEAD so its bead branch can be checked out elsewhere."""
+        path = self.path(slot)
+        if (path / ".git").exists():
+            git("checkout", "-q", "--detach", cwd=path)
+
+    def existing(self) -> list[Path]:
+        return sorted(p for p in self.base.glob("slot-*") if p.is_dir()) if self.base.is_dir() else []
