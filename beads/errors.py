@@ -5,6 +5,7 @@
     +-- ValidationError         a bead or a set of beads that breaks a rule
     |   +-- UnknownDependency   a dep that names no bead
     |   +-- CycleError          a dependency cycle (names the cycle)
+    |   +-- BadField            a field value the bead model refuses (names the field)
     +-- NotFound                an id that names no bead
     +-- ImportFormatError       a record of an import file that cannot be used (names the line)
 
@@ -54,6 +55,12 @@ class CycleError(ValidationError):
         self.cycle = list(cycle)
         path = " -> ".join([*self.cycle, self.cycle[0]])
         super().__init__(f"dependency cycle: {path}; remove one of these dependencies")
+
+
+class BadField(ValidationError):
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"bad bead field {problem}; nothing was written")
 
 
 class NotFound(MayorError):

@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pydantic
 
 from beads import graph
-from beads.errors import BeadFileError, NotFound
+from beads.errors import BadField, BeadFileError, NotFound
 from beads.ids import new_id
 from beads.models import Bead, now
 
@@ -60,6 +61,14 @@ def _describe(exc: pydantic.ValidationError) -> str:
     where = ".".join(str(part) for part in first["loc"]) or "the record"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{where}: {first['msg']}{more}"
+
+
+def bead_from(fields: Mapping[str, Any]) -> Bead:
+    """A bead built from user input; a value the model refuses raises :class:`BadField` naming it."""
+    try:
+        return Bead.model_validate(dict(fields))
+    except pydantic.ValidationError as exc:
+        raise BadField(_describe(exc)) from None
 
 
 class Transaction:
