@@ -26,17 +26,22 @@ TYPES = (
 
 
 def _last_seq(handle: Any) -> int:
+    """The ``seq`` of the last whole line, reading only the end of the file."""
     handle.seek(0, os.SEEK_END)
     size = handle.tell()
-    if size == 0:
-        return 0
-    handle.seek(max(0, size - 65536))
-    for line in reversed(handle.read().splitlines()):
-        try:
-            return int(json.loads(line)["seq"])
-        except (ValueError, KeyError, TypeError):
-            continue
-    return 0
+    chunk = 4096
+    while True:
+        handle.seek(max(0, size - chunk))
+        lines = handle.read().splitlines()
+        complete = lines if chunk >= size else lines[1:]
+        for line in reversed(complete):
+            try:
+                return int(json.loads(line)["seq"])
+            except (ValueError, KeyError, TypeError):
+                continue
+        if chunk >= size:
+            return 0
+        chunk *= 8
 
 
 class EventLog:

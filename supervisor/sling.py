@@ -80,6 +80,8 @@ class Supervisor:
         self.touched: set[str] = set()
         self.stopping = threading.Event()
         self.fatal: BaseException | None = None
+        self.clean_slots: set[int] = set()
+        """Slots whose worktree holds no uncommitted change (leftovers were committed)."""
 
     # -- the whole run ---------------------------------------------------------------------
     def run(self) -> int:
@@ -253,12 +255,15 @@ class Supervisor:
         run_dir.mkdir(parents=True, exist_ok=True)
         tip = gitops.ensure_branch_exists(self.opts.target, self.root)
         (run_dir / "base").write_text(tip)
-        path = self.pool.prepare(slot, bead_id, tip)
+        switch_start = time.monotonic()
+        path = self.pool.prepare(slot, bead_id, tip, known_clean=slot in self.clean_slots)
+        self.clean_slots.discard(slot)
+        switch_s = round(time.monotonic() - switch_start, 4)
         self._bring_up_to_date(bead, path, tip)
         env = self._agent_env(bead, n, slot, run_dir, path)
         self.events.emit("slung", bead_id, n, slot=slot, worktree=str(path), agent=self._agent_name(bead))
         agent = AgentProcess.start(self._agent_command(bead), path, run_dir, env, {"slot": slot})
-        self.events.emit("agent_started", bead_id, n, pid=agent.pid, slot=slot)
+        self.events.emit("agent_started", bead_id, n, pid=agent.pid, slot=slot, switch_s=switch_s)
         return bead, agent, path
 
     def _bring_up_to_date(self, bead: Bead, path: Path, tip: str) -> None:
@@ -299,6 +304,7 @@ class Supervisor:
         restored = self._restore_target(path, run_dir)
         if evidence.commit_leftovers(path, bead, n):
             self.events.emit("committed_leftovers", bead.id, n)
+        self.clean_slots.add(slot)
         log_tail = evidence.tail(run_dir / "agent.log")
         if exit_.reason in ("timeout", "idle"):
             limit = self.opts.timeout if exit_.reason == "timeout" else self.opts.idle_timeout
@@ -535,9 +541,23 @@ def _empty_result():  # type: ignore[no-untyped-def]
 def _fingerprint(path: Path) -> object:
     from supervisor.proc import run
 
-    status = run(["git", "status", "--porcelain", "-uall"], path, check=False).stdout
+    # --no-optional-locks: never take the index lock under a working agent's feet
+    status = run(["git", "--no-optional-locks", "status", "--porcelain", "-uall"], path, check=False).stdout
     head = run(["git", "rev-parse", "HEAD"], path, check=False).stdout
-    return hash((status, head))
+    return hash((status, head, _stamps(path, status)))
+
+
+def _stamps(path: Path, status: str) -> tuple[tuple[str, int, int], ...]:
+    """Size and mtime of each changed file: rewriting the same file again and again is activity."""
+    stamps = []
+    for line in status.splitlines():
+        name = line[3:].split(" -> ")[-1]
+        try:
+            info = (path / name).stat()
+        except OSError:
+            continue
+        stamps.append((name, info.st_mtime_ns, info.st_size))
+    return tuple(stamps)
 
 
 def _describe(info: Path) -> str:

@@ -60,15 +60,20 @@ class Pool:
             self._ports[slot] = first
         return self._ports[slot]
 
-    def prepare(self, slot: int, bead_id: str, start_point: str) -> Path:
+    def prepare(self, slot: int, bead_id: str, start_point: str, known_clean: bool = False) -> Path:
         """The slot's worktree on ``mayor/<id>``: the existing branch if there is one (a retry
-        keeps its commits), else a new branch at ``start_point``."""
+        keeps its commits), else a new branch at ``start_point``.
+
+        ``known_clean``: the last bead left nothing uncommitted (its leftovers were committed),
+        so the forced checkout alone is enough and the full clean is skipped.
+        """
         path = self.path(slot)
         if not (path / ".git").exists():
             self._create(path, start_point)
         else:
             self.reused += 1
-            self.clean(path)
+            if not known_clean:
+                self.clean(path)
         branch = branch_name(bead_id)
         if rev(f"refs/heads/{branch}", self.repo_root):
             git("checkout", "-q", "-f", "--ignore-other-worktrees", branch, cwd=path)
