@@ -23,6 +23,12 @@ class MayorGroup(TyperGroup):
         kw["standalone_mode"] = False
         sys.exit(self._guarded(args, *a, **kw))
 
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # typer would turn it into a silent Exit(130)
+            raise typer.Abort() from None
+
     def _guarded(self, args: Sequence[str] | None, *a: Any, **kw: Any) -> int:
         from beads.errors import MayorError
 

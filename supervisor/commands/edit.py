@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from beads.errors import MayorError
 from beads.models import ACTIVE
@@ -38,7 +39,7 @@ def update(
         "model": model,
         "approval": approval,
     }
-    changes = {key: value for key, value in fields.items() if value is not None}
+    changes: dict[str, Any] = {key: value for key, value in fields.items() if value is not None}
     if accept or check:
         changes["acceptance"] = criteria(accept, check)
     with open_repo().store.edit() as tx:
