@@ -263,6 +263,10 @@ def sling(
     timeout: Annotated[Optional[str], typer.Option(help="Wall time of one attempt: 90s, 10m, 1h.")] = None,
     idle_timeout: Annotated[Optional[str], typer.Option(help="Kill an agent silent this long: 90s, 10m.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would start, start nothing.")] = False,
+    model: Annotated[Optional[str], typer.Option(help="The model for every bead (else the bead's, the agent's).")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(min=1, help="Model calls per attempt (built-in agent).")] = None,
+    budget_usd: Annotated[Optional[float], typer.Option(min=0, help="Stop the run once it has spent this many dollars.")] = None,
+    budget_tokens: Annotated[Optional[int], typer.Option(min=0, help="Stop the run once it has used this many tokens.")] = None,
 ) -> int:
     """Run the ready beads with agents and land their work on the target, keeping it green."""
     from supervisor.commands import sling as cmd
@@ -270,6 +274,7 @@ def sling(
     return cmd.run(
         jobs=jobs, target=target, gate=gate, agent=agent, only=only or (), label=label,
         max_attempts=max_attempts, timeout=timeout, idle_timeout=idle_timeout, dry_run=dry_run,
+        model=model, max_steps=max_steps, budget_usd=budget_usd, budget_tokens=budget_tokens,
     )  # fmt: skip
 
 

@@ -38,6 +38,19 @@ def back_on_branch(path: Path, bead_id: str) -> str | None:
     return f"the agent left {branch} (HEAD was {current or 'detached'}); its work was moved back onto {branch}"
 
 
+def conflict_markers(path: Path, target: str) -> list[str]:
+    """Files whose changes against ``target`` add conflict markers (an unresolved merge)."""
+    diff = run(["git", "diff", "-U0", f"{target}...HEAD"], path, check=False).stdout
+    found: list[str] = []
+    current = ""
+    for line in diff.splitlines():
+        if line.startswith("+++ b/"):
+            current = line[6:]
+        elif line.startswith(("+<<<<<<< ", "+>>>>>>> ")) and current not in found:
+            found.append(current)
+    return found
+
+
 @dataclass
 class CheckResult:
     text: str
@@ -76,6 +89,9 @@ class AgentResult:
     findings: list[Finding] = field(default_factory=list)
     usage: Usage | None = None
     problems: list[str] = field(default_factory=list)
+    error: str | None = None
+    """The agent's own account of why it stopped short (a limit, an API failure)."""
+    turns: int | None = None
 
 
 def read_result(run_dir: Path) -> AgentResult:
@@ -89,7 +105,9 @@ def read_result(run_dir: Path) -> AgentResult:
         return AgentResult(problems=[f"result.json is not valid JSON: {exc}"])
     if not isinstance(data, dict):
         return AgentResult(problems=["result.json is not a JSON object"])
-    out = AgentResult(summary=str(data.get("summary") or ""))
+    out = AgentResult(summary=str(data.get("summary") or ""), error=data.get("error") or None)
+    if isinstance(data.get("turns"), int):
+        out.turns = data["turns"]
     for index, raw in enumerate(data.get("findings") or []):
         try:
             out.findings.append(Finding.model_validate(raw))

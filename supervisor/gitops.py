@@ -37,6 +37,12 @@ def cas_update(ref: str, new: str, old: str, cwd: Path, message: str) -> bool:
     return proc.returncode == 0
 
 
+def reflog(ref: str, cwd: Path, limit: int = 100) -> list[str]:
+    """The values ``ref`` has had, newest (its current value) first; empty when it keeps no reflog."""
+    out = run(["git", "reflog", "show", "--format=%H", f"-n{limit}", ref], cwd, check=False).stdout
+    return [line for line in out.splitlines() if line]
+
+
 def dirty(cwd: Path, untracked: bool = False) -> list[str]:
     """Changed tracked files (and untracked ones, if asked) as ``git status --porcelain`` lines."""
     mode = "--untracked-files=all" if untracked else "--untracked-files=no"

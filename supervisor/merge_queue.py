@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -20,7 +21,7 @@ from beads.store import atomic_write
 from supervisor import gitops
 from supervisor.errors import MayorError
 from supervisor.proc import clean_env, git, run
-from supervisor.worktrees import branch_name
+from supervisor.worktrees import ADMIN_LOCK, branch_name
 
 MAX_ROUNDS = 5
 """Times a candidate is rebuilt when the target moves under the queue before giving up for now."""
@@ -46,8 +47,11 @@ class MergeQueue:
         strategy: str = "merge",
         gate_timeout: float = 1800.0,
         gate_retries: int = 1,
+        guard: Callable[[], None] | None = None,
     ) -> None:
         self.root = root
+        self.guard = guard
+        """Called before each candidate is built on the target (the supervisor undoes agents' direct commits)."""
         self.target = target
         self.gate = gate
         self.strategy = strategy
@@ -80,6 +84,8 @@ class MergeQueue:
         if head is None:
             raise MayorError(f"branch {branch_name(bead.id)} of {bead.id} is gone; reopen the bead to redo it")
         for _ in range(MAX_ROUNDS):
+            if self.guard is not None:
+                self.guard()
             tip = gitops.ensure_branch_exists(self.target, self.root)
             if gitops.is_ancestor(head, tip, self.root):
                 return Landing("merged", commit=self._landing_commit(bead.id) or tip, detail="already on the target")
@@ -128,8 +134,9 @@ class MergeQueue:
     def _checkout(self, commit: str) -> None:
         if not (self.path / ".git").exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            git("worktree", "prune", cwd=self.root)
-            git("worktree", "add", "-q", "--detach", str(self.path), commit, cwd=self.root)
+            with ADMIN_LOCK:
+                git("worktree", "prune", cwd=self.root)
+                git("worktree", "add", "-q", "--detach", str(self.path), commit, cwd=self.root)
             return
         run(["git", "rebase", "--abort"], self.path, check=False)
         git("checkout", "-q", "-f", "--detach", commit, cwd=self.path)

@@ -24,7 +24,11 @@ from beads import graph
 from beads.models import Attempt, Bead, now
 from supervisor import evidence, gitops
 from supervisor.agentproc import AgentProcess, Exit
+from supervisor.agents import Adapter, LaunchContext, Report, adapter_for, check_runnable, resolve_agent
 from supervisor.beadstate import counted_attempts, current, modify
+from supervisor.agents.context import write_context
+from supervisor.budget import Budget
+from supervisor.config import AgentConfig
 from supervisor.errors import MayorError
 from supervisor.events import EventLog
 from supervisor.merge_queue import Landing, MergeQueue
@@ -49,6 +53,10 @@ class Options:
     idle_timeout: float = 600.0
     dry_run: bool = False
     merge: str = "merge"
+    model: str | None = None
+    max_steps: int | None = None
+    budget_usd: float | None = None
+    budget_tokens: int | None = None
 
 
 class Failure(Exception):
@@ -70,7 +78,8 @@ class Supervisor:
         self.events = EventLog(repo.events_path)
         self.state_dir = repo.mayor_dir / "state"
         self.pool = Pool(self.root, repo.config.setup, repo.config.copy_files)
-        self.queue = MergeQueue(self.root, options.target, options.gate, self.state_dir, strategy=options.merge)
+        self.queue = MergeQueue(self.root, options.target, options.gate, self.state_dir, strategy=options.merge,
+                                guard=self._guard_target)  # fmt: skip
         self.wake = threading.Event()
         self.lock = threading.Lock()
         self.busy: dict[int, str] = {}
@@ -80,6 +89,11 @@ class Supervisor:
         self.touched: set[str] = set()
         self.stopping = threading.Event()
         self.fatal: BaseException | None = None
+        self.budget = Budget(options.budget_usd, options.budget_tokens)
+        self.budget_stop: str | None = None
+        """Why the budget stopped the run, once it has."""
+        self.running_dirs: dict[str, Path] = {}
+        """Run folders of the attempts in progress (their live usage counts against the budget)."""
         self.clean_slots: set[int] = set()
         """Slots whose worktree holds no uncommitted change (leftovers were committed)."""
 
@@ -93,6 +107,7 @@ class Supervisor:
             if self.opts.dry_run:
                 return self._dry_run(beads)
             self.events.emit("sling_started", slots=self.opts.slots, target=self.opts.target, pid=os.getpid())
+            write_context(self.root, self.opts.target, self.opts.gate, self.state_dir)
             merger = threading.Thread(target=self._merge_worker, name="merge-queue", daemon=True)
             merger.start()
             try:
@@ -143,7 +158,7 @@ class Supervisor:
         if unknown:
             raise MayorError(f"--only names unknown bead(s) {', '.join(unknown)}; see `mayor list`")
         for bead in self._wanted(beads):
-            self._agent_command(bead)
+            self._agent(bead)
 
     def _dry_run(self, beads: dict[str, Bead]) -> int:
         ready = [b for b in graph.ready(beads) if self._matches(b)]
@@ -165,16 +180,13 @@ class Supervisor:
     def _agent_name(self, bead: Bead) -> str:
         return self.opts.agent or bead.agent or self.repo.config.agent
 
-    def _agent_command(self, bead: Bead) -> str:
+    def _agent(self, bead: Bead) -> tuple[str, AgentConfig, Adapter]:
+        """The agent's name, config and adapter; checked at start so a missing one stops nothing midway."""
         name = self._agent_name(bead)
-        agent = self.repo.config.agents.get(name)
-        if agent is None:
-            raise MayorError(f"bead {bead.id} needs agent {name!r}, which .mayor/config.toml does not define; "
-                             f"add [agents.{name}] with command = \"...\" or pass --agent")  # fmt: skip
-        if agent.kind != "command" or not agent.command:
-            raise MayorError(f"agent {name!r} has kind {agent.kind!r}, which this mayor cannot run; "
-                             "use kind = \"command\" with a command line")  # fmt: skip
-        return agent.command
+        config = resolve_agent(self.repo.config, name)
+        adapter = adapter_for(config.kind)
+        check_runnable(name, config)
+        return name, config, adapter
 
     # -- the scheduling loop ---------------------------------------------------------------
     def _loop(self) -> None:
@@ -192,6 +204,8 @@ class Supervisor:
             self.wake.clear()
 
     def _fill(self, beads: dict[str, Bead]) -> None:
+        if self._check_budget():
+            return
         with self.lock:
             free = [s for s in range(self.opts.slots) if s not in self.busy]
             taken = set(self.busy.values()) | self.in_queue
@@ -233,16 +247,17 @@ class Supervisor:
         exit_ = agent.wait(self.opts.timeout, self.opts.idle_timeout, lambda: _fingerprint(path),
                            lambda: self._stop_reason(bead_id))  # fmt: skip
         self.events.emit("agent_exited", bead_id, n, code=exit_.code, reason=exit_.reason)
+        report = self._account(bead, agent)
         try:
-            if exit_.reason == "interrupted":
+            if exit_.reason in ("interrupted", "budget"):
                 self._interrupted(bead_id)
                 return
             if exit_.reason == "cancelled":
                 self.events.emit("cancelled", bead_id, n)
                 modify(self.store, bead_id, lambda b: _end_attempt(b, "cancelled", "cancelled by the user"))
                 return
-            result = self._judge(bead, path, agent.run_dir, exit_, slot)
-            self._passed(bead_id, n, result)
+            self._judge(bead, path, agent.run_dir, exit_, slot, report)
+            self._passed(bead_id, n, report)
         except Failure as failure:
             self._failed(bead_id, n, failure, agent.run_dir)
         finally:
@@ -261,8 +276,16 @@ class Supervisor:
         switch_s = round(time.monotonic() - switch_start, 4)
         self._bring_up_to_date(bead, path, tip)
         env = self._agent_env(bead, n, slot, run_dir, path)
-        self.events.emit("slung", bead_id, n, slot=slot, worktree=str(path), agent=self._agent_name(bead))
-        agent = AgentProcess.start(self._agent_command(bead), path, run_dir, env, {"slot": slot})
+        name, config, adapter = self._agent(bead)
+        ctx = LaunchContext(bead, name, config, run_dir, path, self.opts.model or bead.model or config.model,
+                            self.opts.max_steps)  # fmt: skip
+        launch = adapter.launch(ctx)
+        env.update(launch.env)
+        if self.budget.remaining_usd() is not None:
+            env["MAYOR_MAX_USD"] = f"{self.budget.remaining_usd():.4f}"
+        self.events.emit("slung", bead_id, n, slot=slot, worktree=str(path), agent=name, model=ctx.model)
+        self.running_dirs[bead_id] = run_dir
+        agent = AgentProcess.start(launch.command, path, run_dir, env, {"slot": slot, "model": ctx.model})
         self.events.emit("agent_started", bead_id, n, pid=agent.pid, slot=slot, switch_s=switch_s)
         return bead, agent, path
 
@@ -286,19 +309,22 @@ class Supervisor:
             "MAYOR_PROMPT_FILE": str(run_dir / "prompt.md"), "MAYOR_RUN_DIR": str(run_dir),
             "MAYOR_ATTEMPT": str(n), "MAYOR_FEEDBACK_FILE": str(feedback), "MAYOR_TARGET": self.opts.target,
             "MAYOR_PORT": str(self.pool.port(slot)), "MAYOR_SLOT": str(slot), "MAYOR_ROOT": str(self.root),
-            "MAYOR_WORKTREE": str(path),
+            "MAYOR_WORKTREE": str(path), "MAYOR_CONTEXT_FILE": str(self.state_dir / "context.md"),
+            "MAYOR_LIMITER_DIR": str(self.state_dir / "limiter"),
         }  # fmt: skip
 
     def _stop_reason(self, bead_id: str) -> str | None:
         if self.stopping.is_set():
             return "interrupted"
+        if self._check_budget():
+            return "budget"
         try:
             status = self.store.get(bead_id).status
         except MayorError:
             return None
         return "cancelled" if status == "cancelled" else None
 
-    def _judge(self, bead: Bead, path: Path, run_dir: Path, exit_: Exit, slot: int) -> evidence.AgentResult:
+    def _judge(self, bead: Bead, path: Path, run_dir: Path, exit_: Exit, slot: int, report: Report) -> None:
         n = current(bead).n
         moved = evidence.back_on_branch(path, bead.id)
         restored = self._restore_target(path, run_dir)
@@ -311,32 +337,58 @@ class Supervisor:
             what = "ran past its wall timeout" if exit_.reason == "timeout" else "was idle (no output, no file change)"
             raise Failure(exit_.reason, f"the agent {what} of {limit:.0f}s and was killed",
                           f"Your last attempt {what} of {limit:.0f}s and was killed. Its output ended:\n{log_tail}")  # fmt: skip
-        if exit_.code != 0:
-            raise Failure("failed", f"the agent exited {exit_.code if exit_.code is not None else exit_.reason}",
-                          f"Your last attempt exited with status {exit_.code} ({exit_.reason}). Its output ended:\n{log_tail}")  # fmt: skip
-        result = evidence.read_result(run_dir)
-        result.problems += [p for p in (moved, restored) if p]
+        if exit_.code != 0 or report.error:
+            said = f": {report.error}" if report.error else ""
+            raise Failure("failed", f"the agent exited {exit_.code if exit_.code is not None else exit_.reason}{said}",
+                          f"Your last attempt exited with status {exit_.code} ({exit_.reason}){said}. "
+                          f"Its output ended:\n{log_tail}")  # fmt: skip
+        report.problems += [p for p in (moved, restored) if p]
+        markers = evidence.conflict_markers(path, self.opts.target)
+        if markers:
+            raise Failure("conflict", f"conflict markers remain in {', '.join(markers)}",
+                          f"Conflict markers (<<<<<<< / >>>>>>>) remain in: {', '.join(markers)}. "
+                          "Resolve them, keeping both sides' intent, and commit.")  # fmt: skip
         tip = gitops.ensure_branch_exists(self.opts.target, self.root)
         if not bead.report_only and gitops.commits_between(tip, branch_name(bead.id), self.root) == 0:
             raise Failure("no_change", "the agent made no commit and left no change",
                           "Your last attempt made no change at all. Do the work and commit it.")  # fmt: skip
         self._run_checks(bead, path, run_dir, slot)
-        return result
 
     def _restore_target(self, path: Path, run_dir: Path) -> str | None:
-        """Undo commits an agent put straight onto the target (they passed no gate)."""
+        """Undo commits an agent put straight onto the target (they passed no gate).
+
+        The target goes back to its newest earlier value (from its reflog) that the agent did not
+        make, so that a bead landed in the meantime is never dropped.
+        """
         base = (run_dir / "base").read_text().strip() if (run_dir / "base").exists() else None
-        tip = gitops.rev(f"refs/heads/{self.opts.target}", self.root)
-        if base is None or tip is None or tip == base or tip in self.queue.landed:
+        ref = f"refs/heads/{self.opts.target}"
+        tip = gitops.rev(ref, self.root)
+        if base is None or tip is None or not self._agent_made(tip, base, path):
             return None
-        if not gitops.is_ancestor(tip, "HEAD", path) or gitops.is_ancestor(tip, base, self.root):
-            return None
-        known = max((c for c in self.queue.landed if gitops.is_ancestor(c, tip, self.root)), default=base,
-                    key=lambda c: gitops.commits_between(base, c, self.root) if c != base else -1)  # fmt: skip
-        if gitops.cas_update(f"refs/heads/{self.opts.target}", known, tip, self.root, "mayor: undo an agent's direct commit"):
+        known = next((c for c in gitops.reflog(ref, self.root) if not self._agent_made(c, base, path)), None)
+        if known is None:  # no reflog: the newest landing the tip holds
+            known = max((c for c in list(self.queue.landed) if gitops.is_ancestor(c, tip, self.root)), default=base,
+                        key=lambda c: gitops.commits_between(base, c, self.root) if c != base else -1)  # fmt: skip
+        if gitops.cas_update(ref, known, tip, self.root, "mayor: undo an agent's direct commit"):
             self.events.emit("target_restored", None, None, was=tip, now=known)
             return f"the agent committed onto {self.opts.target} directly; {self.opts.target} was put back and the work kept on its branch"
         return None
+
+    def _agent_made(self, commit: str, base: str, path: Path) -> bool:
+        """True for a commit the agent working in ``path`` made since ``base`` (and the queue did not land)."""
+        if commit == base or commit in self.queue.landed:
+            return False
+        return gitops.is_ancestor(commit, "HEAD", path) and not gitops.is_ancestor(commit, base, self.root)
+
+    def _guard_target(self) -> None:
+        """Called by the queue before it builds on the target: undo what running agents put there."""
+        with self.lock:
+            running = sorted(self.busy.items())
+        for slot, bead_id in running:
+            attempts = self.store.get(bead_id).attempts
+            path = self.pool.path(slot)
+            if attempts and (path / ".git").exists():
+                self._restore_target(path, self.repo.runs_dir / bead_id / str(attempts[-1].n))
 
     def _run_checks(self, bead: Bead, path: Path, run_dir: Path, slot: int) -> None:
         n = current(bead).n
@@ -350,14 +402,11 @@ class Supervisor:
             raise Failure("check_failed", f"{len(failed)} acceptance check(s) failed: {failed[0].command}", "\n\n".join(lines))
 
     # -- outcomes --------------------------------------------------------------------------
-    def _passed(self, bead_id: str, n: int, result: evidence.AgentResult) -> None:
+    def _passed(self, bead_id: str, n: int, result: Report) -> None:
         def change(b: Bead) -> None:
             attempt = current(b)
             attempt.outcome, attempt.ended_at = "passed", now()
             attempt.commit = gitops.rev(f"refs/heads/{branch_name(b.id)}", self.root)
-            if result.usage:
-                attempt.usage = result.usage
-                b.usage = b.usage + result.usage
             b.result = b.result or _empty_result()
             b.result.summary = result.summary or b.result.summary
             b.result.findings = result.findings
@@ -392,7 +441,40 @@ class Supervisor:
             self.events.emit("retried", bead_id, n, outcome=failure.outcome, error=failure.error)
 
     def _interrupted(self, bead_id: str) -> None:
-        modify(self.store, bead_id, lambda b: _end_attempt(b, "interrupted", "the supervisor was stopped"))
+        why = f"stopped by the budget: {self.budget_stop}" if self.budget_stop else "the supervisor was stopped"
+        modify(self.store, bead_id, lambda b: _end_attempt(b, "interrupted", why))
+
+    # -- spend -------------------------------------------------------------------------------
+    def _account(self, bead: Bead, agent: AgentProcess) -> Report:
+        """Read the agent's report and book its usage on the bead and the run, whatever the outcome."""
+        self.running_dirs.pop(bead.id, None)
+        name, config, adapter = self._agent(bead)
+        report = adapter.report(agent.run_dir, agent.extra.get("model") or config.model)
+        usage = report.usage
+        if usage is not None:
+            self.budget.add(usage)
+
+            def book(b: Bead) -> None:
+                if b.attempts:
+                    current(b).usage = usage
+                b.usage = b.usage + usage
+
+            modify(self.store, bead.id, book)
+        self._check_budget()
+        return report
+
+    def _check_budget(self) -> bool:
+        """True once the budget is spent; the first time, stop slinging and say so."""
+        if self.budget_stop is None:
+            reason = self.budget.exceeded(list(self.running_dirs.values()))
+            if reason is None:
+                return False
+            self.budget_stop = reason
+            self.events.emit("budget_stopped", None, None, reason=reason, running=sorted(self.running_dirs))
+            say(f"mayor: {reason}: no new bead is slung; the {len(self.running_dirs)} running agent(s) are stopped "
+                "and their beads stay open for the next run")  # fmt: skip
+            self.wake.set()
+        return True
 
     # -- the merge thread ------------------------------------------------------------------
     def _merge_worker(self) -> None:
@@ -410,7 +492,7 @@ class Supervisor:
 
     def _land(self, bead_id: str) -> None:
         bead = self.store.get(bead_id)
-        if bead.status != "queued":
+        if bead.status != "queued" or self.stopping.is_set():  # after Ctrl-C it waits, queued, for the next run
             with self.lock:
                 self.in_queue.discard(bead_id)
             return
@@ -509,7 +591,13 @@ class Supervisor:
             reason = "; ".join(h.describe() for h in blocked.get(bead.id, [])) or f"status {bead.status}"
             say(f"not landed: {bead.id} {bead.title}: {reason}")
         landed = sum(1 for b in taken if b.landed)
-        say(f"mayor: {landed} landed, {len(failed)} failed, {len(waiting)} not landed")
+        spent = self.budget.total()
+        cost = "unpriced" if self.budget.unpriced and not spent.cost_usd else f"${spent.cost_usd or 0.0:.4f}"
+        say(f"mayor: {landed} landed, {len(failed)} failed, {len(waiting)} not landed; "
+            f"{spent.total_tokens} tokens, {cost}")  # fmt: skip
+        if self.budget_stop:
+            say(f"mayor: the budget stopped this run ({self.budget_stop})")
+            return 1
         return 1 if failed or waiting else 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import threading
 from pathlib import Path
 
 from supervisor.errors import MayorError
@@ -18,6 +19,9 @@ from supervisor.proc import git, run
 
 PORTS_PER_SLOT = 10
 FIRST_PORT = 20000
+ADMIN_LOCK = threading.Lock()
+"""Serializes ``git worktree add`` and ``prune`` in this process: a prune that runs while another
+worktree is being added deletes its half-made admin folder, and that add fails."""
 
 
 def branch_name(bead_id: str) -> str:
@@ -86,14 +90,16 @@ class Pool:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             shutil.rmtree(path)
-        git("worktree", "prune", cwd=self.repo_root)
-        git("worktree", "add", "-q", "--detach", str(path), start_point, cwd=self.repo_root)
+        with ADMIN_LOCK:
+            git("worktree", "prune", cwd=self.repo_root)
+            git("worktree", "add", "-q", "--detach", str(path), start_point, cwd=self.repo_root)
         self._copy_in(path)
         if self.setup:
             proc = run(["bash", "-c", self.setup], path, check=False)
             if proc.returncode != 0:
                 shutil.rmtree(path, ignore_errors=True)
-                git("worktree", "prune", cwd=self.repo_root)
+                with ADMIN_LOCK:
+                    git("worktree", "prune", cwd=self.repo_root)
                 tail = (proc.stdout + proc.stderr).strip()[-1500:]
                 raise MayorError(f"setup `{self.setup}` failed in a fresh worktree (exit {proc.returncode}): {tail}")
 

@@ -20,6 +20,10 @@ def run(
     timeout: str | None = None,
     idle_timeout: str | None = None,
     dry_run: bool = False,
+    model: str | None = None,
+    max_steps: int | None = None,
+    budget_usd: float | None = None,
+    budget_tokens: int | None = None,
 ) -> int:
     from supervisor.sling import Options, Supervisor
 
@@ -37,5 +41,9 @@ def run(
         idle_timeout=parse_duration(idle_timeout or config.idle_timeout),
         dry_run=dry_run,
         merge=config.merge,
+        model=model,
+        max_steps=max_steps,
+        budget_usd=budget_usd if budget_usd is not None else config.budget.usd,
+        budget_tokens=budget_tokens if budget_tokens is not None else config.budget.tokens,
     )
     return Supervisor(repo, options).run()
