@@ -27,3 +27,22 @@ def counted_attempts(bead: Bead) -> int:
 
 def current(bead: Bead) -> Attempt:
     return bead.attempts[-1]
+
+
+def begin_attempt(bead: Bead, agent: str) -> None:
+    bead.status = "running"
+    bead.attempts.append(Attempt(n=len(bead.attempts) + 1, agent=agent, started_at=now()))
+
+
+def end_attempt(bead: Bead, outcome: str, error: str, max_attempts: int | None = None) -> None:
+    if bead.attempts:
+        attempt = current(bead)
+        attempt.outcome, attempt.error, attempt.ended_at = outcome, error, now()
+    if outcome == "cancelled" or bead.status == "cancelled":
+        bead.status = "cancelled"
+    elif outcome == "interrupted":
+        bead.status = "open"
+    elif max_attempts is not None and counted_attempts(bead) >= max_attempts:
+        bead.status, bead.error = "failed", error
+    else:
+        bead.status, bead.error = "open", error

@@ -267,6 +267,7 @@ def sling(
     max_steps: Annotated[Optional[int], typer.Option(min=1, help="Model calls per attempt (built-in agent).")] = None,
     budget_usd: Annotated[Optional[float], typer.Option(min=0, help="Stop the run once it has spent this many dollars.")] = None,
     budget_tokens: Annotated[Optional[int], typer.Option(min=0, help="Stop the run once it has used this many tokens.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view or event lines; only the verdict.")] = False,
 ) -> int:
     """Run the ready beads with agents and land their work on the target, keeping it green."""
     from supervisor.commands import sling as cmd
@@ -274,7 +275,7 @@ def sling(
     return cmd.run(
         jobs=jobs, target=target, gate=gate, agent=agent, only=only or (), label=label,
         max_attempts=max_attempts, timeout=timeout, idle_timeout=idle_timeout, dry_run=dry_run,
-        model=model, max_steps=max_steps, budget_usd=budget_usd, budget_tokens=budget_tokens,
+        model=model, max_steps=max_steps, budget_usd=budget_usd, budget_tokens=budget_tokens, quiet=quiet,
     )  # fmt: skip
 
 
@@ -306,6 +307,35 @@ def gc(keep_pool: Annotated[bool, typer.Option("--keep-pool", help="Keep the slo
     from supervisor.commands import gc as cmd
 
     return cmd.run(keep_pool=keep_pool)
+
+
+@app.command()
+def demo(
+    folder: Annotated[Optional[str], typer.Option("--dir", help="Make the demo repository here (default: a new temporary folder).")] = None,
+) -> int:
+    """Watch the whole loop offline: a throwaway repo, 7 beads, 3 agents, the queue, the summary."""
+    from supervisor.commands import demo as cmd
+
+    return cmd.run(folder=folder)
+
+
+@app.command()
+def approve(bead_id: Annotated[str, typer.Argument(metavar="ID")]) -> int:
+    """Send a bead waiting in review (approval = human) to the merge queue."""
+    from supervisor.commands import approve as cmd
+
+    return cmd.approve(bead_id=bead_id)
+
+
+@app.command()
+def reject(
+    bead_id: Annotated[str, typer.Argument(metavar="ID")],
+    reason: Annotated[str, typer.Option(help="Why: the agent gets it as feedback.")] = "",
+) -> int:
+    """Send a bead waiting in review back to its agent, with the reason."""
+    from supervisor.commands import approve as cmd
+
+    return cmd.reject(bead_id=bead_id, reason=reason)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ TYPES = (
     "sling_started", "sling_stopped", "slung", "agent_started", "agent_exited", "agent_adopted",
     "committed_leftovers", "target_restored", "check_passed", "check_failed", "queued", "conflict",
     "gate_passed", "gate_failed", "gate_flaky", "merged", "landing_blocked", "retried", "failed",
-    "cancelled", "done", "budget_stopped", "recovered",
+    "cancelled", "done", "budget_stopped", "recovered", "usage", "approved", "rejected",
 )  # fmt: skip
 """Types the supervisor writes; agents may emit others through ``mayor emit``."""
 

@@ -51,8 +51,10 @@ PRICES: dict[str, Price] = {
     "claude-haiku-5-5": Price(0.10, 0.50, 0.125, 0.01),
     "claude-haiku-4-5": Price(1.0, 5.0, 1.25, 0.10),
     "claude-3-5-haiku": Price(0.80, 4.0, 1.0, 0.08),
+    "mayor-demo": Price(0.0, 0.0, 0.0, 0.0),
 }
-"""Haiku 5.5 is priced at its tier for prompts up to 100k tokens; past that, see LONG_PROMPT."""
+"""``mayor-demo`` is the offline model of ``mayor demo``: it really costs nothing.
+Haiku 5.5 is priced at its tier for prompts up to 100k tokens; past that, see LONG_PROMPT."""
 
 LONG_PROMPT: dict[str, tuple[int, Price]] = {
     "claude-haiku-5-5": (100_000, Price(0.50, 2.50, 0.625, 0.05)),

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from beads import graph
-from beads.models import Attempt, Bead, now
+from beads.models import Bead, now
 from supervisor import evidence, gitops
 from supervisor.agentproc import AgentProcess, Exit
 from supervisor.agents import Adapter, LaunchContext, Report, adapter_for, check_runnable, resolve_agent
-from supervisor.beadstate import counted_attempts, current, modify
+from supervisor.beadstate import begin_attempt, current, end_attempt, modify
 from supervisor.agents.context import write_context
 from supervisor.budget import Budget
 from supervisor.config import AgentConfig
@@ -204,6 +204,9 @@ class Supervisor:
             self.wake.clear()
 
     def _fill(self, beads: dict[str, Bead]) -> None:
+        for bead in beads.values():  # approved by `mayor approve` while we run
+            if bead.status == "queued" and bead.id not in self.in_queue and self._matches(bead):
+                self._enqueue(bead.id)
         if self._check_budget():
             return
         with self.lock:
@@ -254,7 +257,7 @@ class Supervisor:
                 return
             if exit_.reason == "cancelled":
                 self.events.emit("cancelled", bead_id, n)
-                modify(self.store, bead_id, lambda b: _end_attempt(b, "cancelled", "cancelled by the user"))
+                modify(self.store, bead_id, lambda b: end_attempt(b, "cancelled", "cancelled by the user"))
                 return
             self._judge(bead, path, agent.run_dir, exit_, slot, report)
             self._passed(bead_id, n, report)
@@ -264,7 +267,7 @@ class Supervisor:
             self.pool.release(slot)
 
     def _launch(self, slot: int, bead_id: str) -> tuple[Bead, AgentProcess, Path]:
-        bead = modify(self.store, bead_id, lambda b: _begin_attempt(b, self._agent_name(b)))
+        bead = modify(self.store, bead_id, lambda b: begin_attempt(b, self._agent_name(b)))
         n = current(bead).n
         run_dir = self.repo.runs_dir / bead_id / str(n)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -434,7 +437,7 @@ class Supervisor:
 
     def _failed(self, bead_id: str, n: int, failure: Failure, run_dir: Path) -> None:
         (run_dir / "feedback_out.md").write_text(failure.feedback)
-        bead = modify(self.store, bead_id, lambda b: _end_attempt(b, failure.outcome, failure.error, self.opts.max_attempts))
+        bead = modify(self.store, bead_id, lambda b: end_attempt(b, failure.outcome, failure.error, self.opts.max_attempts))
         if bead.status == "failed":
             self.events.emit("failed", bead_id, n, outcome=failure.outcome, error=failure.error)
         else:
@@ -442,7 +445,7 @@ class Supervisor:
 
     def _interrupted(self, bead_id: str) -> None:
         why = f"stopped by the budget: {self.budget_stop}" if self.budget_stop else "the supervisor was stopped"
-        modify(self.store, bead_id, lambda b: _end_attempt(b, "interrupted", why))
+        modify(self.store, bead_id, lambda b: end_attempt(b, "interrupted", why))
 
     # -- spend -------------------------------------------------------------------------------
     def _account(self, bead: Bead, agent: AgentProcess) -> Report:
@@ -453,6 +456,8 @@ class Supervisor:
         usage = report.usage
         if usage is not None:
             self.budget.add(usage)
+            self.events.emit("usage", bead.id, current(bead).n if bead.attempts else None,
+                             tokens=usage.total_tokens, cost_usd=usage.cost_usd)  # fmt: skip
 
             def book(b: Bead) -> None:
                 if b.attempts:
@@ -584,10 +589,14 @@ class Supervisor:
         taken += [b for b in beads.values() if self._matches(b) and b.status == "open" and b.id not in self.touched]
         failed = [b for b in taken if b.status == "failed"]
         waiting = [b for b in taken if b.status in ("open", "review")]
+        for bead in taken:
+            if bead.status == "review":
+                say(f"waiting for approval: {bead.id} {bead.title}: `mayor approve {bead.id}` or "
+                    f"`mayor reject {bead.id} --reason ...`")  # fmt: skip
         for bead in failed:
             say(f"failed: {bead.id} {bead.title}: {bead.error}")
         blocked = dict((b.id, holds) for b, holds in graph.blocked(beads))
-        for bead in waiting:
+        for bead in [b for b in waiting if b.status == "open"]:
             reason = "; ".join(h.describe() for h in blocked.get(bead.id, [])) or f"status {bead.status}"
             say(f"not landed: {bead.id} {bead.title}: {reason}")
         landed = sum(1 for b in taken if b.landed)
@@ -599,25 +608,6 @@ class Supervisor:
             say(f"mayor: the budget stopped this run ({self.budget_stop})")
             return 1
         return 1 if failed or waiting else 0
-
-
-def _begin_attempt(bead: Bead, agent: str) -> None:
-    bead.status = "running"
-    bead.attempts.append(Attempt(n=len(bead.attempts) + 1, agent=agent, started_at=now()))
-
-
-def _end_attempt(bead: Bead, outcome: str, error: str, max_attempts: int | None = None) -> None:
-    if bead.attempts:
-        attempt = current(bead)
-        attempt.outcome, attempt.error, attempt.ended_at = outcome, error, now()
-    if outcome == "cancelled" or bead.status == "cancelled":
-        bead.status = "cancelled"
-    elif outcome == "interrupted":
-        bead.status = "open"
-    elif max_attempts is not None and counted_attempts(bead) >= max_attempts:
-        bead.status, bead.error = "failed", error
-    else:
-        bead.status, bead.error = "open", error
 
 
 def _empty_result():  # type: ignore[no-untyped-def]

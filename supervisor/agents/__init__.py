@@ -128,7 +128,8 @@ def check_runnable(name: str, agent: AgentConfig) -> None:
     import shutil
 
     adapter_for(agent.kind)
-    if agent.kind == "builtin" and not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+    offline = agent.model == "mayor-demo"
+    if agent.kind == "builtin" and not offline and not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
         raise MayorError(f"agent {name!r} is the built-in Claude agent and needs ANTHROPIC_API_KEY; set it, or "
                          "use an agent that is a command (`mayor demo` runs offline)")  # fmt: skip
     if agent.kind in ("claude-code", "codex"):

@@ -200,6 +200,7 @@ def prefix_warning(model: str, system: list[dict[str, Any]], tools: list[dict[st
 
 def main() -> int:
     from supervisor.agents.anthropic_model import AnthropicModel
+    from supervisor.agents.demo import DEMO_MODEL, DemoModel
     from supervisor.agents.tools import TOOL_DEFINITIONS, Workspace
     from supervisor.prompts import template_text
 
@@ -210,7 +211,11 @@ def main() -> int:
     context = Path(context_file).read_text() if context_file else "# Repository context\n(none)\n"
     system = system_blocks(template_text("system", root), context)
     tools = [*TOOL_DEFINITIONS[:-1], {**TOOL_DEFINITIONS[-1], "cache_control": CACHE}]
-    model = AnthropicModel.from_env()
+    model: Model
+    if env.get("MAYOR_MODEL") == DEMO_MODEL:
+        model = DemoModel.from_env()
+    else:
+        model = AnthropicModel.from_env()
     warning = prefix_warning(model.name, system, tools)
     if warning:
         print(f"mayor: warning: {warning}", file=sys.stderr)

@@ -24,6 +24,7 @@ def run(
     max_steps: int | None = None,
     budget_usd: float | None = None,
     budget_tokens: int | None = None,
+    quiet: bool = False,
 ) -> int:
     from supervisor.sling import Options, Supervisor
 
@@ -46,4 +47,10 @@ def run(
         budget_usd=budget_usd if budget_usd is not None else config.budget.usd,
         budget_tokens=budget_tokens if budget_tokens is not None else config.budget.tokens,
     )
-    return Supervisor(repo, options).run()
+    if dry_run or quiet:
+        return Supervisor(repo, options).run()
+    from supervisor.events import EventLog
+    from supervisor.live import watch
+
+    with watch(EventLog(repo.events_path)):
+        return Supervisor(repo, options).run()
