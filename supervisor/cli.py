@@ -338,5 +338,20 @@ def reject(
     return cmd.reject(bead_id=bead_id, reason=reason)
 
 
+@app.command()
+def review(
+    category: Annotated[Multi, typer.Option("--category", help="A category to review (repeat); default: all five.")] = None,
+    agent: Annotated[Optional[str], typer.Option(help="The agent to run the reviews.")] = None,
+    sarif: Annotated[Optional[str], typer.Option(help="Write the findings as SARIF 2.1.0 to this file.")] = None,
+    fail_on: Annotated[str, typer.Option(help="Exit 1 on a finding at or above: critical, high, medium, low, none.")] = "high",
+    base: Annotated[Optional[str], typer.Option(help="Review only what changed since this ref (a PR's base).")] = None,
+    jobs: Annotated[Optional[int], typer.Option("-j", "--jobs", min=1, help="Reviews at once (default: all).")] = None,
+) -> int:
+    """Security review: one report-only bead per category, in parallel; nothing they do can land."""
+    from supervisor.commands import review as cmd
+
+    return cmd.run(categories=category or (), agent=agent, sarif=sarif, fail_on=fail_on, base=base, jobs=jobs)
+
+
 def main() -> None:
     app()

@@ -250,6 +250,7 @@ class Supervisor:
         exit_ = agent.wait(self.opts.timeout, self.opts.idle_timeout, lambda: _fingerprint(path),
                            lambda: self._stop_reason(bead_id))  # fmt: skip
         self.events.emit("agent_exited", bead_id, n, code=exit_.code, reason=exit_.reason)
+        self.pool.unlock(slot)  # its process group is gone: a git lock it left would stop everything after
         report = self._account(bead, agent)
         try:
             if exit_.reason in ("interrupted", "budget"):
@@ -303,7 +304,8 @@ class Supervisor:
     def _agent_env(self, bead: Bead, n: int, slot: int, run_dir: Path, path: Path) -> dict[str, str]:
         (run_dir / "bead.json").write_text(bead.to_json())
         fields = {**bead_fields(bead), "target": self.opts.target, "attempt": n}
-        (run_dir / "prompt.md").write_text(render("execute", fields, self.repo.mayor_dir))
+        template = "report" if bead.report_only else "execute"
+        (run_dir / "prompt.md").write_text(render(template, fields, self.repo.mayor_dir))
         feedback = run_dir / "feedback.md"
         previous = self.repo.runs_dir / bead.id / str(n - 1) / "feedback_out.md"
         feedback.write_text(previous.read_text() if previous.exists() else "")
@@ -331,9 +333,13 @@ class Supervisor:
         n = current(bead).n
         moved = evidence.back_on_branch(path, bead.id)
         restored = self._restore_target(path, run_dir)
-        if evidence.commit_leftovers(path, bead, n):
+        if bead.report_only:  # nothing of a report-only bead is kept; the next prepare cleans the slot
+            pass
+        elif evidence.commit_leftovers(path, bead, n):
             self.events.emit("committed_leftovers", bead.id, n)
-        self.clean_slots.add(slot)
+            self.clean_slots.add(slot)
+        else:
+            self.clean_slots.add(slot)
         log_tail = evidence.tail(run_dir / "agent.log")
         if exit_.reason in ("timeout", "idle"):
             limit = self.opts.timeout if exit_.reason == "timeout" else self.opts.idle_timeout

@@ -1,0 +1,108 @@
+"""Security review: one report-only bead per category, findings merged and written as SARIF 2.1.0.
+
+Review beads are of kind ``review``: they end ``done`` and never reach the merge queue, so nothing
+a review agent does can land. Their findings come from each agent's report (``result.json`` or
+its structured output), are validated as :class:`beads.models.Finding`, de-duplicated across
+categories (same file, line and title: the most severe is kept), and ranked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from beads.models import SEVERITIES, Bead, Finding
+
+DEFAULT_CATEGORIES = ("injection", "auth", "secrets", "dependencies", "insecure-defaults")
+RANK = {name: index for index, name in enumerate(SEVERITIES)}
+"""0 is the most severe."""
+SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0"}
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+
+
+def review_id(category: str, scope: str) -> str:
+    """One bead per category and reviewed commit (a re-run of the same review reuses it)."""
+    return f"review-{slug(category)}-{hashlib.sha256(scope.encode()).hexdigest()[:6]}"
+
+
+def at_or_above(severity: str, threshold: str) -> bool:
+    return RANK[severity] <= RANK[threshold]
+
+
+def collect(beads: Iterable[Bead]) -> list[Finding]:
+    """Every finding of the review beads, tagged with its category, de-duplicated, most severe first."""
+    best: dict[tuple[str, int | None, str], Finding] = {}
+    for bead in beads:
+        category = str(bead.source.get("category") or bead.kind)
+        for finding in bead.result.findings if bead.result else []:
+            tagged = finding if finding.category else finding.model_copy(update={"category": category})
+            key = (tagged.file.lstrip("./"), tagged.line, re.sub(r"\W+", " ", tagged.title.lower()).strip())
+            if key not in best or RANK[tagged.severity] < RANK[best[key].severity]:
+                best[key] = tagged
+    return sorted(best.values(), key=lambda f: (RANK[f.severity], f.file, f.line or 0, f.title))
+
+
+def _rule(finding: Finding) -> dict[str, Any]:
+    return {
+        "id": rule_id(finding),
+        "name": slug(finding.title),
+        "shortDescription": {"text": finding.title},
+        "fullDescription": {"text": finding.description or finding.title},
+        "help": {"text": finding.recommendation or "See the description."},
+        "properties": {"security-severity": SECURITY_SEVERITY[finding.severity],
+                       "tags": ["security", finding.category or "review"]},  # fmt: skip
+    }
+
+
+def rule_id(finding: Finding) -> str:
+    return f"mayor/{slug(finding.category or 'review')}/{slug(finding.title)[:60]}"
+
+
+def _result(finding: Finding, index: int) -> dict[str, Any]:
+    region = {"startLine": finding.line} if finding.line and finding.line > 0 else {}
+    location = {"artifactLocation": {"uri": finding.file.lstrip("./"), "uriBaseId": "%SRCROOT%"}}
+    if region:
+        location["region"] = region
+    text = finding.description or finding.title
+    if finding.recommendation:
+        text += f"\n\nRecommendation: {finding.recommendation}"
+    digest = hashlib.sha256(f"{finding.file}:{finding.line}:{finding.title}".encode()).hexdigest()[:32]
+    return {
+        "ruleId": rule_id(finding),
+        "ruleIndex": index,
+        "level": SARIF_LEVEL[finding.severity],
+        "message": {"text": text},
+        "locations": [{"physicalLocation": location}],
+        "partialFingerprints": {"mayorFinding/v1": digest},
+        "properties": {"severity": finding.severity, "category": finding.category},
+    }
+
+
+def sarif(findings: Iterable[Finding], version: str, categories: Iterable[str] = ()) -> dict[str, Any]:
+    """A SARIF 2.1.0 log of ``findings`` (one run, tool ``mayor``), as GitHub code scanning reads it."""
+    rules: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
+    results = []
+    for finding in findings:
+        rid = rule_id(finding)
+        if rid not in index:
+            index[rid] = len(rules)
+            rules.append(_rule(finding))
+        results.append(_result(finding, index[rid]))
+    driver = {"name": "mayor", "version": version, "informationUri": "https://github.com/mayor-dev/mayor", "rules": rules}
+    run = {"tool": {"driver": driver}, "results": results, "properties": {"categories": list(categories)}}
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def counts(findings: Iterable[Finding]) -> Mapping[str, int]:
+    out = dict.fromkeys(SEVERITIES, 0)
+    for finding in findings:
+        out[finding.severity] += 1
+    return out
