@@ -125,5 +125,19 @@ class Pool:
         if (path / ".git").exists():
             git("checkout", "-q", "--detach", cwd=path)
 
+    def unlock(self, slot: int) -> list[str]:
+        """Remove the git locks a killed agent left in the slot's worktree; the names removed.
+
+        Call only once the agent's whole process group is gone: then nothing can hold them.
+        """
+        path = self.path(slot)
+        if not (path / ".git").exists():
+            return []
+        gitdir = Path(git("rev-parse", "--absolute-git-dir", cwd=path))
+        removed = [name for name in ("index.lock", "HEAD.lock") if (gitdir / name).exists()]
+        for name in removed:
+            (gitdir / name).unlink(missing_ok=True)
+        return removed
+
     def existing(self) -> list[Path]:
         return sorted(p for p in self.base.glob("slot-*") if p.is_dir()) if self.base.is_dir() else []

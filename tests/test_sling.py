@@ -241,6 +241,51 @@ def test_uncommitted_changes_are_committed_for_the_agent_and_land(repo: Path, tm
     assert porcelain(repo) == []
 
 
+
+def test_acceptance_checks_are_run_by_the_supervisor_and_fed_back(repo: Path, tmp_path: Path, out: Path) -> None:
+    # Attempt 1 claims success without doing the work the check looks for; attempt 2 does it.
+    claims = script(tmp_path / "agents" / "claims.sh", f"""
+        cp "$MAYOR_FEEDBACK_FILE" "{out}/feedback-$MAYOR_ATTEMPT"
+        echo "attempt $MAYOR_ATTEMPT" > notes.txt
+        if [ "$MAYOR_ATTEMPT" = 2 ]; then echo 42 > answer.txt; fi
+        git add -A && git commit -q -m "attempt $MAYOR_ATTEMPT"
+        echo "all acceptance criteria met"
+    """)
+    configure(repo, {"claims": claims})
+    add_bead(repo, "ck", "Write the answer", acceptance=[
+        {"text": "the answer is written", "check": "grep -qx 42 answer.txt"},
+        {"text": "notes exist", "check": "test -s notes.txt"},
+    ])  # fmt: skip
+
+    proc = sling(repo)
+
+    assert proc.returncode == 0, proc.stderr
+    assert outcomes(repo, "ck") == ["check_failed", "passed"]
+    log = events(repo)
+    checks = [(e["type"], e["attempt"], e["data"]["check"]) for e in log if e["type"].startswith("check_")]
+    assert checks == [
+        ("check_failed", 1, "grep -qx 42 answer.txt"), ("check_passed", 1, "test -s notes.txt"),
+        ("check_passed", 2, "grep -qx 42 answer.txt"), ("check_passed", 2, "test -s notes.txt"),
+    ]  # fmt: skip
+    feedback = (out / "feedback-2").read_text()
+    assert "grep -qx 42 answer.txt" in feedback and "the answer is written" in feedback
+    assert git(repo, "show", "main:answer.txt") == "42"
+
+
+def test_ready_beads_start_in_priority_order(repo: Path, tmp_path: Path) -> None:
+    configure(repo, {"worker": worker(tmp_path)})
+    for bead_id, priority in (("p3", 3), ("p0", 0), ("p2", 2), ("p1", 1)):
+        add_bead(repo, bead_id, f"Priority {priority}", priority=priority)
+
+    proc = sling(repo, "-j", "1")
+
+    assert proc.returncode == 0, proc.stderr
+    assert [e["bead"] for e in of(events(repo), "slung")] == ["p0", "p1", "p2", "p3"]
+    again = sling(repo)
+    assert again.returncode == 0, again.stderr
+    assert len(of(events(repo), "slung")) == 4  # nothing left to do: nothing slung twice
+
+
 # -- agents that hang ----------------------------------------------------------------------------
 
 
@@ -300,6 +345,25 @@ def test_idle_timeout_kills_a_silent_agent_but_not_one_that_changes_files(
     assert git(repo, "show", "main:progress.txt") == "12"
     reasons = {e["bead"]: e["data"]["reason"] for e in of(events(repo), "agent_exited")}
     assert reasons == {"mute": "idle", "busy": "exited"}
+
+
+
+def test_git_lock_left_by_a_killed_agent_does_not_stop_the_run(repo: Path, tmp_path: Path) -> None:
+    # As if the agent were killed in the middle of `git add`: its worktree's index.lock stays behind.
+    locker = script(tmp_path / "agents" / "locker.sh", """
+        echo "attempt $MAYOR_ATTEMPT" > work.txt
+        if [ "$MAYOR_ATTEMPT" = 1 ]; then touch "$(git rev-parse --git-dir)/index.lock"; exec sleep 300; fi
+        git add work.txt && git commit -q -m "work, attempt $MAYOR_ATTEMPT"
+    """)
+    configure(repo, {"locker": locker})
+    add_bead(repo, "locked", "Killed while git held a lock")
+
+    proc = sling(repo, "--timeout", "1s", "--max-attempts", "2")
+
+    assert proc.returncode == 0, proc.stderr
+    assert bead(repo, "locked").status == "merged"
+    assert outcomes(repo, "locked") == ["timeout", "passed"]
+    assert git(repo, "show", "main:work.txt") == "attempt 2"
 
 
 # -- agents that touch the target ----------------------------------------------------------------
