@@ -6,14 +6,39 @@ beads it depends on (``deps``); only those edges block. Links never do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import heapq
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar
 
 from beads.errors import CycleError, UnknownDependency
-from beads.models import Bead
 
 
-def validate(beads: Mapping[str, Bead]) -> None:
+class Node(Protocol):
+    """What the graph reads of a bead: a :class:`~beads.models.Bead` or a
+    :class:`~beads.models.BeadSummary` will do."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def deps(self) -> Sequence[str]: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def landed(self) -> bool: ...
+    @property
+    def estimate(self) -> int: ...
+
+
+N = TypeVar("N", bound=Node)
+
+
+def validate(beads: Mapping[str, Node]) -> None:
     """Raise on an unknown dependency or a cycle (the error names the cycle)."""
     for bead in beads.values():
         missing = [dep for dep in bead.deps if dep not in beads]
@@ -24,8 +49,10 @@ def validate(beads: Mapping[str, Bead]) -> None:
         raise CycleError(cycle)
 
 
-def find_cycle(beads: Mapping[str, Bead]) -> list[str] | None:
+def find_cycle(beads: Mapping[str, Node]) -> list[str] | None:
     """One dependency cycle as a list of ids (each depends on the next), or None."""
+    if _acyclic(beads):
+        return None
     WHITE, GREY, BLACK = 0, 1, 2
     colour = dict.fromkeys(beads, WHITE)
     for root in sorted(beads):
@@ -55,7 +82,14 @@ def find_cycle(beads: Mapping[str, Bead]) -> list[str] | None:
     return None
 
 
-def dependents(beads: Mapping[str, Bead]) -> dict[str, list[str]]:
+def _acyclic(beads: Mapping[str, Node]) -> bool:
+    """True when every bead can be ordered after its deps (Kahn's algorithm: cheaper than the
+    depth-first search that names a cycle, which only runs when there is one)."""
+    users = dependents(beads)
+    return len(_order(beads, users, by_priority=False)) == len(beads)
+
+
+def dependents(beads: Mapping[str, Node]) -> dict[str, list[str]]:
     """For each id, the ids that depend on it."""
     out: dict[str, list[str]] = {bead_id: [] for bead_id in beads}
     for bead in beads.values():
@@ -65,46 +99,66 @@ def dependents(beads: Mapping[str, Bead]) -> dict[str, list[str]]:
     return out
 
 
-def topological_order(beads: Mapping[str, Bead]) -> list[str]:
-    """Every id, each after all of its deps (ties by priority, then id). Assumes no cycle."""
-    import heapq
+def _order(beads: Mapping[str, Node], users: Mapping[str, list[str]], by_priority: bool = True) -> list[str]:
+    """The ids that can be ordered after their deps; fewer than ``beads`` when there is a cycle.
 
-    waiting = {bead_id: sum(1 for d in bead.deps if d in beads) for bead_id, bead in beads.items()}
-    users = dependents(beads)
+    ``by_priority``: ties by priority, then id (a heap); otherwise in any valid order (a list).
+    """
+    waiting = dict.fromkeys(beads, 0)
+    for dependents_of in users.values():
+        for user in dependents_of:
+            waiting[user] += 1
+    if not by_priority:
+        order = [bead_id for bead_id, n in waiting.items() if n == 0]
+        for bead_id in order:  # grows while it is walked
+            for user in users[bead_id]:
+                waiting[user] -= 1
+                if waiting[user] == 0:
+                    order.append(user)
+        return order
     heap = [(beads[i].priority, i) for i, n in waiting.items() if n == 0]
     heapq.heapify(heap)
-    order: list[str] = []
+    order = []
     while heap:
-        _, bead_id = heapq.heappop(heap)
+        bead_id = heapq.heappop(heap)[1]
         order.append(bead_id)
         for user in users[bead_id]:
             waiting[user] -= 1
             if waiting[user] == 0:
                 heapq.heappush(heap, (beads[user].priority, user))
+    return order
+
+
+def topological_order(beads: Mapping[str, Node]) -> list[str]:
+    """Every id, each after all of its deps (ties by priority, then id). Assumes no cycle."""
+    order = _order(beads, dependents(beads))
     if len(order) != len(beads):
         raise CycleError(find_cycle(beads) or sorted(set(beads) - set(order)))
     return order
 
 
-def critical_paths(beads: Mapping[str, Bead]) -> dict[str, int]:
+def critical_paths(beads: Mapping[str, Node]) -> dict[str, int]:
     """For each bead, the minutes of the longest chain of unlanded work that starts with it.
 
     A bead that unblocks a long chain scores high, so scheduling it first shortens the run.
     Landed beads score 0.
     """
     users = dependents(beads)
+    order = _order(beads, users, by_priority=False)
+    if len(order) != len(beads):
+        raise CycleError(find_cycle(beads) or sorted(set(beads) - set(order)))
     length: dict[str, int] = {}
-    for bead_id in reversed(topological_order(beads)):
+    for bead_id in reversed(order):
         bead = beads[bead_id]
         if bead.landed:
             length[bead_id] = 0
             continue
-        downstream = max((length[u] for u in users[bead_id]), default=0)
-        length[bead_id] = bead.estimate + downstream
+        after = users[bead_id]
+        length[bead_id] = bead.estimate + (max([length[u] for u in after]) if after else 0)
     return length
 
 
-def critical_path(beads: Mapping[str, Bead]) -> list[str]:
+def critical_path(beads: Mapping[str, Node]) -> list[str]:
     """The longest chain of unlanded work, first bead first."""
     length = critical_paths(beads)
     users = dependents(beads)
@@ -117,16 +171,20 @@ def critical_path(beads: Mapping[str, Bead]) -> list[str]:
     return chain
 
 
-def is_ready(bead: Bead, beads: Mapping[str, Bead]) -> bool:
+def is_ready(bead: Node, beads: Mapping[str, Node]) -> bool:
     return bead.status == "open" and all(d not in beads or beads[d].landed for d in bead.deps)
 
 
-def ready(beads: Mapping[str, Bead]) -> list[Bead]:
-    """Open beads whose deps have all landed: by priority, then longest critical path first."""
-    found = [bead for bead in beads.values() if is_ready(bead, beads)]
+def ready(beads: Mapping[str, N], paths: Mapping[str, int] | None = None) -> list[N]:
+    """Open beads whose deps have all landed: by priority, then longest critical path first.
+
+    ``paths``: the :func:`critical_paths` of ``beads``, when the caller has them already.
+    """
+    holding = {bead_id for bead_id, bead in beads.items() if not bead.landed}
+    found = [bead for bead in beads.values() if bead.status == "open" and holding.isdisjoint(bead.deps)]
     if not found:
         return []
-    length = critical_paths(beads)
+    length = critical_paths(beads) if paths is None else paths
     found.sort(key=lambda b: (b.priority, -length[b.id], b.created_at, b.id))
     return found
 
@@ -148,12 +206,10 @@ class Blocker:
         return f"waits on {self.dep} ({self.status})"
 
 
-def blocked(beads: Mapping[str, Bead]) -> list[tuple[Bead, list[Blocker]]]:
+def blocked(beads: Mapping[str, N]) -> list[tuple[N, list[Blocker]]]:
     """Open beads that cannot start yet, each with the deps that hold it, by priority then id."""
-    out: list[tuple[Bead, list[Blocker]]] = []
-    for bead in sorted(beads.values(), key=lambda b: (b.priority, b.id)):
-        if bead.status != "open":
-            continue
+    out: list[tuple[N, list[Blocker]]] = []
+    for bead in sorted((b for b in beads.values() if b.status == "open"), key=lambda b: (b.priority, b.id)):
         holds = [
             Blocker(dep, beads[dep].status, beads[dep].status in ("failed", "cancelled"))
             for dep in bead.deps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -175,6 +176,38 @@ class Bead(_Model):
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2, exclude_defaults=False) + "\n"
+
+
+@dataclass(slots=True)
+class BeadSummary:
+    """The fields of a bead that the graph and the plan's tables need, nothing else.
+
+    Cheap to build and to keep: :meth:`beads.store.Store.summaries` caches one per bead file, so
+    ``mayor ready`` need not parse every whole bead each time. Duck-compatible with :class:`Bead`
+    for every function of :mod:`beads.graph`.
+    """
+
+    id: str
+    title: str
+    status: str
+    priority: int
+    estimate_minutes: int | None
+    created_at: datetime
+    deps: list[str]
+
+    @classmethod
+    def of(cls, bead: Bead) -> BeadSummary:
+        return cls(
+            bead.id, bead.title, bead.status, bead.priority, bead.estimate_minutes, bead.created_at, list(bead.deps)
+        )
+
+    @property
+    def landed(self) -> bool:
+        return self.status in LANDED
+
+    @property
+    def estimate(self) -> int:
+        return DEFAULT_ESTIMATE_MINUTES if self.estimate_minutes is None else self.estimate_minutes
 
 
 def bead_schema() -> dict[str, Any]:

@@ -9,7 +9,20 @@ from typing import Any
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    """``data`` as indented JSON with non-ASCII escaped; a value JSON has no type for is written as
+    pydantic writes it (ISO 8601 for a datetime), or else as its ``str()``.
+
+    pydantic-core encodes ten times faster than :func:`json.dumps` with an indent (pure Python),
+    which counts for ``mayor list --json`` on a large store. A number may be spelt differently
+    (``0.00001`` for ``1e-05``) but reads back the same.
+    """
+    import pydantic_core
+
+    try:
+        text = pydantic_core.to_json(data, indent=2, ensure_ascii=True, fallback=str).decode()
+    except ValueError:  # a lone surrogate, which only json.dumps escapes
+        text = json.dumps(data, indent=2, default=str)
+    sys.stdout.write(text + "\n")
 
 
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:

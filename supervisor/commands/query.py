@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from beads import graph
-from beads.errors import MayorError
-from beads.models import STATUSES, Bead, bead_schema
+from beads.errors import MayorError, NotFound
+from beads.models import STATUSES, Bead, BeadSummary, bead_schema
+from beads.store import Store
 from supervisor.output import print_json, print_table
 from supervisor.repo import open_repo
 
@@ -17,6 +18,11 @@ def load_graph() -> dict[str, Bead]:
     beads = open_repo().store.load()
     graph.validate(beads)
     return beads
+
+
+def load_summaries() -> dict[str, BeadSummary]:
+    """What the graph needs of every bead, checked as a graph; cheaper than :func:`load_graph`."""
+    return open_repo().store.summaries()
 
 
 def _row(bead: Bead) -> list[Any]:
@@ -71,18 +77,33 @@ def show(*, bead_id: str, as_json: bool = False) -> int:
 
 
 def ready(*, as_json: bool = False) -> int:
-    beads = load_graph()
-    found = graph.ready(beads)
-    length = graph.critical_paths(beads) if found else {}
-    if as_json:
-        print_json([{**b.model_dump(mode="json"), "critical_path_minutes": length[b.id]} for b in found])
-    else:
+    store = open_repo().store
+    summaries = store.summaries()
+    length = graph.critical_paths(summaries)
+    found = graph.ready(summaries, paths=length)
+    if not as_json:
         print_table(("id", "pri", "path", "title"), [[b.id, b.priority, length[b.id], b.title] for b in found])
+        return 0
+    beads = _whole(store, found)
+    if beads is None:  # a writer changed some of them meanwhile: answer from one full read
+        every = load_graph()
+        length = graph.critical_paths(every)
+        beads = graph.ready(every, paths=length)
+    print_json([{**b.model_dump(mode="json"), "critical_path_minutes": length[b.id]} for b in beads])
     return 0
 
 
+def _whole(store: Store, summaries: Sequence[BeadSummary]) -> list[Bead] | None:
+    """The whole beads of ``summaries``, or None when one is gone or no longer matches."""
+    try:
+        beads = [store.get(s.id) for s in summaries]
+    except NotFound:
+        return None
+    return beads if all(BeadSummary.of(b) == s for b, s in zip(beads, summaries)) else None
+
+
 def blocked(*, as_json: bool = False) -> int:
-    found = graph.blocked(load_graph())
+    found = graph.blocked(load_summaries())
     if as_json:
         print_json(
             [
@@ -103,7 +124,7 @@ def blocked(*, as_json: bool = False) -> int:
     return 0
 
 
-def render_graph(beads: Mapping[str, Bead], fmt: str) -> str:
+def render_graph(beads: Mapping[str, Bead | BeadSummary], fmt: str) -> str:
     if fmt == "dot":
         return _dot(beads)
     if fmt == "mermaid":
@@ -113,7 +134,7 @@ def render_graph(beads: Mapping[str, Bead], fmt: str) -> str:
     raise MayorError(f"unknown graph format {fmt!r}; one of tree, dot, mermaid")
 
 
-def _dot(beads: Mapping[str, Bead]) -> str:
+def _dot(beads: Mapping[str, Bead | BeadSummary]) -> str:
     lines = ["digraph beads {", "  rankdir=LR;"]
     for bead_id in graph.topological_order(beads):
         bead = beads[bead_id]
@@ -124,7 +145,7 @@ def _dot(beads: Mapping[str, Bead]) -> str:
     return "\n".join(lines)
 
 
-def _mermaid(beads: Mapping[str, Bead]) -> str:
+def _mermaid(beads: Mapping[str, Bead | BeadSummary]) -> str:
     def node(bead_id: str) -> str:
         return "n_" + "".join(ch if ch.isalnum() else "_" for ch in bead_id)
 
@@ -137,7 +158,7 @@ def _mermaid(beads: Mapping[str, Bead]) -> str:
     return "\n".join(lines)
 
 
-def _tree(beads: Mapping[str, Bead]) -> str:
+def _tree(beads: Mapping[str, Bead | BeadSummary]) -> str:
     """Roots (beads with no deps) at the left; under each bead, the beads it unblocks.
 
     Walked with an explicit stack, so a long chain cannot hit Python's recursion limit.
@@ -163,7 +184,7 @@ def _tree(beads: Mapping[str, Bead]) -> str:
 
 
 def show_graph(*, fmt: str = "tree") -> int:
-    print(render_graph(load_graph(), fmt))
+    print(render_graph(load_summaries(), fmt))
     return 0
 
 

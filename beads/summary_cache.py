@@ -1,0 +1,120 @@
+"""A cache of each bead file's :class:`~beads.models.BeadSummary`, so that reading the plan of a
+large store does not parse and validate every whole bead each time.
+
+It is only ever a shortcut for work already done: an entry holds the summary of a file that was
+read and validated whole (as :meth:`beads.store.Store.load` does) together with the file's
+*signature* as it was just before that read: inode, size, mtime and ctime in nanoseconds. Any
+change to the file (a hand edit, an ``os.replace``, a ``git checkout``) gives it a new ctime at
+least, so the entry no longer matches and the file is read and validated again; a file added or
+removed shows in the folder's listing.
+
+Timestamps are coarse (a clock tick of a few milliseconds, a second on some file systems), so two
+changes within one tick that keep the size and inode would keep the signature too. As git does
+with its index, an entry is therefore written only for a file whose mtime and ctime are more than
+:data:`SETTLE_NS` older than the run that writes it: any later change of that file gets a later
+ctime, which cannot be set by hand. A file changed more recently is simply read each time.
+
+The cache is one JSON file, written through a temporary file and ``os.replace`` (never seen half
+written) and without a lock (whichever process writes last wins; every version is correct). It
+is discarded whole when it is unreadable, or when the bead model (``beads/models.py``) or
+pydantic changed since it was written. If it cannot be written (a read-only checkout), the store
+is only slower.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from beads import models
+from beads.models import BeadSummary
+
+FORMAT = 1
+"""Bump when the layout of an entry changes."""
+SETTLE_NS = 3_000_000_000
+"""A file changed this recently is not cached: longer than any file system's timestamp tick."""
+
+Signature = tuple[int, int, int, int]
+"""Inode, size, mtime and ctime (ns) of a bead file."""
+Entry = tuple[Signature, BeadSummary]
+
+
+def signature(st: os.stat_result) -> Signature:
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def settled(sig: Signature, now_ns: int) -> bool:
+    """True when the file last changed long enough before ``now_ns`` for its entry to be kept."""
+    return max(sig[2], sig[3]) < now_ns - SETTLE_NS
+
+
+def _fingerprint() -> str:
+    """Changes whenever the rules a cached summary passed may have changed."""
+    source = Path(models.__file__).read_bytes()
+    return f"{FORMAT}:{pydantic.VERSION}:{hashlib.sha256(source).hexdigest()[:16]}"
+
+
+class SummaryCache:
+    """The cache file at ``path`` (``.mayor/state/bead-summaries.json``).
+
+    One JSON object of columns (a list per field, in the same order; the signatures flattened,
+    four numbers a file), which parses several times faster than an object per bead.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, Entry]:
+        """The entries by bead id (the file is ``<id>.json``); empty when there is no usable cache."""
+        try:
+            data = json.loads(self.path.read_bytes())
+            if data["fingerprint"] != _fingerprint():
+                return {}
+            flat = iter(data["signatures"])
+            columns = (data[key] for key in _COLUMNS)
+            return {
+                i: (sig, BeadSummary(i, t, s, p, e, datetime.fromisoformat(c), d))
+                for sig, i, t, s, p, e, c, d in zip(zip(flat, flat, flat, flat), *columns, strict=True)
+            }
+        except (OSError, ValueError, TypeError, KeyError):
+            return {}
+
+    def save(self, entries: Mapping[str, Entry], now_ns: int) -> None:
+        """Keep the settled ``entries`` (see :func:`settled`); a failure to write is ignored."""
+        kept = [(sig, s) for sig, s in entries.values() if settled(sig, now_ns)]
+        data: dict[str, Any] = {
+            "fingerprint": _fingerprint(),
+            "signatures": [n for sig, _ in kept for n in sig],
+            "id": [s.id for _, s in kept],
+            "title": [s.title for _, s in kept],
+            "status": [s.status for _, s in kept],
+            "priority": [s.priority for _, s in kept],
+            "estimate_minutes": [s.estimate_minutes for _, s in kept],
+            "created_at": [s.created_at.isoformat() for _, s in kept],
+            "deps": [s.deps for _, s in kept],
+        }
+        text = json.dumps(data, separators=(",", ":"))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        except OSError:
+            return
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
+        finally:
+            Path(tmp).unlink(missing_ok=True)  # already gone when the replace succeeded
+
+
+_COLUMNS = ("id", "title", "status", "priority", "estimate_minutes", "created_at", "deps")
