@@ -67,7 +67,7 @@ def rule_id(finding: Finding) -> str:
 
 def _result(finding: Finding, index: int) -> dict[str, Any]:
     region = {"startLine": finding.line} if finding.line and finding.line > 0 else {}
-    location = {"artifactLocation": {"uri": finding.file.lstrip("./"), "uriBaseId": "%SRCROOT%"}}
+    location: dict[str, Any] = {"artifactLocation": {"uri": finding.file.lstrip("./"), "uriBaseId": "%SRCROOT%"}}
     if region:
         location["region"] = region
     text = finding.description or finding.title
