@@ -97,7 +97,13 @@ def outcomes(root: Path, bead_id: str) -> list[str | None]:
 @pytest.mark.parametrize("jobs", [2, 3])
 def test_happy_path_lands_every_bead_once_after_its_deps(repo: Path, tmp_path: Path, jobs: int) -> None:
     gate = deps_gate(tmp_path)
-    configure(repo, {"worker": worker(tmp_path, "sleep 0.2\n")}, gate=gate)
+    rendezvous = tmp_path / "started"
+    rendezvous.mkdir()
+    # Every agent waits until two have started (dependents find that already true), so that
+    # independent beads surely run side by side, however loaded the machine.
+    meet = (f"touch {rendezvous}/$MAYOR_BEAD_ID\n"
+            f"for i in $(seq 1 600); do [ $(ls {rendezvous} | wc -l) -ge 2 ] && break; sleep 0.05; done\n")  # fmt: skip
+    configure(repo, {"worker": worker(tmp_path, meet)}, gate=gate)
     graph = {"a": [], "b": [], "c": ["a"], "d": ["a", "b"], "e": ["c", "d"], "f": []}
     for bead_id, deps in graph.items():
         add_bead(repo, bead_id, f"Build part {bead_id.upper()}", deps=deps)
@@ -327,22 +333,22 @@ def test_idle_timeout_kills_a_silent_agent_but_not_one_that_changes_files(
     """)
     # Prints nothing, but changes a file often: that is activity, so it is left to finish.
     quiet = script(tmp_path / "agents" / "quiet.sh", """
-        for i in $(seq 1 12); do echo "$i" > progress.txt; sleep 0.25; done
+        for i in $(seq 1 15); do echo "$i" > progress.txt; sleep 0.2; done
         git add progress.txt && git commit -q -m "quiet progress" >/dev/null
     """)
     configure(repo, {"silent": silent, "quiet": quiet})
     add_bead(repo, "mute", "Says nothing, does nothing", agent="silent")
     add_bead(repo, "busy", "Says nothing, works", agent="quiet")
 
-    proc = sling(repo, "-j", "2", "--idle-timeout", "1s", "--timeout", "60s", "--max-attempts", "1")
+    proc = sling(repo, "-j", "2", "--idle-timeout", "2s", "--timeout", "60s", "--max-attempts", "1")
 
     assert proc.returncode == 1
     mute = bead(repo, "mute")
     assert mute.status == "failed" and [a.outcome for a in mute.attempts] == ["idle"]
-    assert "idle (no output, no file change) of 1s" in (mute.error or "")
+    assert "idle (no output, no file change) of 2s" in (mute.error or "")
     assert process_gone(int((out / "sleeper.pid").read_text()))
     assert bead(repo, "busy").status == "merged"
-    assert git(repo, "show", "main:progress.txt") == "12"
+    assert git(repo, "show", "main:progress.txt") == "15"
     reasons = {e["bead"]: e["data"]["reason"] for e in of(events(repo), "agent_exited")}
     assert reasons == {"mute": "idle", "busy": "exited"}
 
@@ -433,13 +439,13 @@ def test_agent_moving_the_target_while_another_bead_lands(repo: Path, tmp_path: 
         git commit -q -am "rogue: fixed"
         git update-ref refs/heads/main HEAD
         touch {out}/moved
-        for i in $(seq 1 100); do
+        for i in $(seq 1 600); do
             grep -q '"merged", "bead": "other"' "$MAYOR_ROOT/.mayor/events.jsonl" && break
             sleep 0.05
         done
     """)
     other = script(tmp_path / "agents" / "other.sh", f"""
-        for i in $(seq 1 100); do [ -e {out}/moved ] && break; sleep 0.05; done
+        for i in $(seq 1 600); do [ -e {out}/moved ] && break; sleep 0.05; done
         echo other > other.txt
         git add other.txt && git commit -q -m "other work"
     """)
@@ -464,7 +470,7 @@ def test_agent_forcing_the_target_back_loses_no_landed_bead(repo: Path, tmp_path
     rogue = script(tmp_path / "agents" / "rogue.sh", """
         echo mine > mine.txt
         git add mine.txt && git commit -q -m "rogue: mine"
-        for i in $(seq 1 200); do
+        for i in $(seq 1 600); do
             grep -q '"merged", "bead": "early"' "$MAYOR_ROOT/.mayor/events.jsonl" && break
             sleep 0.05
         done
@@ -540,7 +546,7 @@ def test_conflicting_beads_the_second_resolves_with_the_feedback(repo: Path, tmp
             exit 0
         fi
         touch {out}/started-$MAYOR_BEAD_ID
-        for i in $(seq 1 200); do [ "$(ls {out} | grep -c '^started-')" -ge 2 ] && break; sleep 0.05; done
+        for i in $(seq 1 600); do [ "$(ls {out} | grep -c '^started-')" -ge 2 ] && break; sleep 0.05; done
         echo "$MAYOR_BEAD_ID was here" > shared.txt
         git commit -q -am "$MAYOR_BEAD_ID writes the shared line"
     """)
