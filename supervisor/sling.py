@@ -38,6 +38,8 @@ from supervisor.repo import Repo
 from supervisor.worktrees import Pool, branch_name
 
 BLOCKED_RETRY_S = 5.0
+BLOCKED_RETRIES = 6
+"""Landings blocked by the user's checkout are retried this often, then left queued for the next run."""
 
 
 @dataclass
@@ -94,6 +96,9 @@ class Supervisor:
         """Why the budget stopped the run, once it has."""
         self.running_dirs: dict[str, Path] = {}
         """Run folders of the attempts in progress (their live usage counts against the budget)."""
+        self.blocked_tries: dict[str, int] = {}
+        self.unlanded: dict[str, str] = {}
+        """Beads left queued because their landing stayed blocked, with the reason."""
         self.clean_slots: set[int] = set()
         """Slots whose worktree holds no uncommitted change (leftovers were committed)."""
 
@@ -205,7 +210,7 @@ class Supervisor:
 
     def _fill(self, beads: dict[str, Bead]) -> None:
         for bead in beads.values():  # approved by `mayor approve` while we run
-            if bead.status == "queued" and bead.id not in self.in_queue and self._matches(bead):
+            if bead.status == "queued" and bead.id not in self.in_queue and bead.id not in self.unlanded and self._matches(bead):
                 self._enqueue(bead.id)
         if self._check_budget():
             return
@@ -511,17 +516,23 @@ class Supervisor:
         run_dir = self.repo.runs_dir / bead_id / str(n or 0)
         landing = self.queue.land(bead, run_dir)
         if landing.outcome == "blocked":
-            self.events.emit("landing_blocked", bead_id, n, detail=landing.detail)
-            say(f"mayor: {landing.detail}")
-            if self.stopping.is_set():
-                with self.lock:
-                    self.in_queue.discard(bead_id)
-                return
-            threading.Timer(BLOCKED_RETRY_S, self.merge_q.put, args=(bead_id,)).start()
+            self._blocked_landing(bead_id, n, landing.detail)
             return
         self._record_landing(bead, n, landing, run_dir)
         with self.lock:
             self.in_queue.discard(bead_id)
+
+    def _blocked_landing(self, bead_id: str, n: int | None, detail: str) -> None:
+        """Retry a landing the user's checkout blocks a few times; then leave it queued for the next run."""
+        self.events.emit("landing_blocked", bead_id, n, detail=detail)
+        tries = self.blocked_tries[bead_id] = self.blocked_tries.get(bead_id, 0) + 1
+        if self.stopping.is_set() or tries > BLOCKED_RETRIES:
+            self.unlanded[bead_id] = detail
+            with self.lock:
+                self.in_queue.discard(bead_id)
+            return
+        say(f"mayor: {detail} (try {tries} of {BLOCKED_RETRIES}; again in {BLOCKED_RETRY_S:.0f}s)")
+        threading.Timer(BLOCKED_RETRY_S, self.merge_q.put, args=(bead_id,)).start()
 
     def _record_landing(self, bead: Bead, n: int | None, landing: Landing, run_dir: Path) -> None:
         if self.opts.gate and landing.outcome != "conflict":
@@ -594,7 +605,9 @@ class Supervisor:
         taken = [beads[i] for i in sorted(self.touched) if i in beads]
         taken += [b for b in beads.values() if self._matches(b) and b.status == "open" and b.id not in self.touched]
         failed = [b for b in taken if b.status == "failed"]
-        waiting = [b for b in taken if b.status in ("open", "review")]
+        waiting = [b for b in taken if b.status in ("open", "review", "queued")]
+        for bead_id, detail in self.unlanded.items():
+            say(f"not landed: {bead_id}: {detail}; it stays queued: `mayor sling` again lands it")
         for bead in taken:
             if bead.status == "review":
                 say(f"waiting for approval: {bead.id} {bead.title}: `mayor approve {bead.id}` or "
