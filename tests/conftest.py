@@ -6,8 +6,12 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.fake_anthropic import FakeAnthropic
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 GASTOWN = SHARED / "fixtures" / "gastown-beads"
@@ -65,3 +69,16 @@ def shared_gastown() -> Path:
     return GASTOWN
 
 
+
+
+@pytest.fixture
+def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
+    """The fake Messages API on 127.0.0.1 (tests/fake_anthropic.py), and the environment that
+    points the real SDK (and every agent process started from here) at it. Give it scripts with
+    ``fake_anthropic.scripts[BEAD_ID] = [...]`` or ``fake_anthropic.default = ...``."""
+    from tests.fake_anthropic import FakeAnthropic
+
+    with FakeAnthropic() as fake:
+        for name, value in fake.env().items():
+            monkeypatch.setenv(name, value)
+        yield fake
