@@ -69,8 +69,6 @@ def shared_gastown() -> Path:
     return GASTOWN
 
 
-
-
 @pytest.fixture
 def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
     """The fake Messages API on 127.0.0.1 (tests/fake_anthropic.py), and the environment that

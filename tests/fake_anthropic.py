@@ -45,6 +45,7 @@ import hashlib
 import itertools
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -320,14 +321,13 @@ class FakeAnthropic:
         self.lock = threading.Lock()
         self._served: dict[str, int] = {}
         self._ids = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle
     def start(self) -> FakeAnthropic:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-anthropic",
                                         daemon=True)  # fmt: skip
         self._thread.start()
@@ -424,6 +424,14 @@ class FakeAnthropic:
             "model": call.body["model"], "content": content, "stop_reason": step.stop_reason,
             "stop_sequence": None, "usage": usage,
         }  # fmt: skip
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up (a killed agent)
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
