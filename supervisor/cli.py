@@ -353,5 +353,31 @@ def review(
     return cmd.run(categories=category or (), agent=agent, sarif=sarif, fail_on=fail_on, base=base, jobs=jobs)
 
 
+@app.command()
+def design(
+    feature: Annotated[str, typer.Argument(metavar="FEATURE", help="The feature, in your own words.")],
+    out: Annotated[Optional[str], typer.Option(help="Write it here (default: docs/design/<slug>.md).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="The model (default: the strong model for planning).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the file if it exists.")] = False,
+) -> int:
+    """Ask the model for a first-draft design document of FEATURE; print its path."""
+    from supervisor.commands import design as cmd
+
+    return cmd.run(feature=feature, out=out, model=model, force=force)
+
+
+@app.command()
+def plan(
+    design: Annotated[str, typer.Argument(metavar="DESIGN.md", help="The design document to cut into beads.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the beads as JSON; add nothing.")] = False,
+    model: Annotated[Optional[str], typer.Option(help="The model (default: the strong model for planning).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Add without asking (asked only on a terminal).")] = False,
+) -> int:
+    """Ask the model to cut a design into beads, check them (model, graph), warn of duplicates, add them."""
+    from supervisor.commands import plan as cmd
+
+    return cmd.run(design=design, dry_run=dry_run, model=model, yes=yes)
+
+
 def main() -> None:
     app()
