@@ -11,12 +11,26 @@ from beads.models import Bead
 
 
 def template_text(name: str, mayor_dir: Path | None = None) -> str:
-    """The template ``name`` (``execute``, ``review`` ...): the repository's override first."""
+    """The template ``name`` (``execute``, ``review`` ...): the repository's override first.
+
+    A leading HTML comment (where a template documents its placeholders) is for people, not the
+    model, and is left out.
+    """
+    text = None
     if mayor_dir is not None:
         override = mayor_dir / "prompts" / f"{name}.md"
         if override.is_file():
-            return override.read_text(encoding="utf-8")
-    return resources.files("prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
+            text = override.read_text(encoding="utf-8")
+    if text is None:
+        text = resources.files("prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
+    return _without_leading_comment(text)
+
+
+def _without_leading_comment(text: str) -> str:
+    stripped = text.lstrip()
+    if stripped.startswith("<!--") and "-->" in stripped:
+        return stripped.split("-->", 1)[1].lstrip("\n")
+    return text
 
 
 def bead_fields(bead: Bead) -> dict[str, Any]:

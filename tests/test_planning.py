@@ -260,7 +260,8 @@ def documented(text: str) -> set[str]:
 
 @pytest.mark.parametrize("name", TEMPLATES)
 def test_every_template_renders_with_its_placeholders_filled(name: str) -> None:
-    text = template_text(name)
+    text = resources.files("prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")  # with its comment
+    assert not template_text(name).lstrip().startswith("<!--"), "the comment is for people, not the model"
     names = documented(text)
     assert names and names == set(Template(text).get_identifiers()), "every placeholder used is documented"
     rendered = render(name, {n: f"<<{n}>>" for n in names})
