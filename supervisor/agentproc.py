@@ -36,17 +36,25 @@ class Exit:
     detail: str = ""
 
 
-def start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (tells a pid reused by another)."""
+def _stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state first); None when gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (tells a pid reused by another)."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
 
 
 def _alive(pid: int, ticks: int | None) -> bool:
-    return ticks is not None and start_ticks(pid) == ticks
+    """The process started at ``ticks`` still runs. A zombie does not: an adopted agent that ended
+    stays one when its new parent never reaps (a container whose PID 1 never calls wait)."""
+    fields = _stat(pid)
+    return ticks is not None and fields is not None and fields[0] != "Z" and int(fields[19]) == ticks
 
 
 class AgentProcess:

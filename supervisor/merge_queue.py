@@ -4,7 +4,9 @@ For a bead it builds a candidate on the current target tip (a ``--no-ff`` merge 
 ``git merge-tree --write-tree``, or a rebase), runs the gate on it in a worktree of its own, and
 moves the target by compare-and-swap only when the gate passed. Before the move a journal
 (``.mayor/state/merge.json``) records the candidate, so a supervisor killed at any moment can tell
-a finished landing from one to roll back.
+a finished landing from one to roll back. Every candidate about to be moved onto the target is also
+appended to ``.mayor/state/landed``, so that a restarted supervisor still knows the commits the
+queue put there from commits made by others.
 """
 
 from __future__ import annotations
@@ -59,8 +61,10 @@ class MergeQueue:
         self.gate_retries = gate_retries
         self.journal = state_dir / "merge.json"
         self.path = gitops.common_dir(root) / "mayor" / "merge"
-        self.landed: set[str] = set()
-        """Commits this queue put on the target (to tell them from commits made by others)."""
+        self.landed_log = state_dir / "landed"
+        self.landed: set[str] = set(self.landed_log.read_text().split()) if self.landed_log.exists() else set()
+        """Commits this queue put on the target, in this run or an earlier one (to tell them from
+        commits made by others)."""
 
     # -- recovery -------------------------------------------------------------------------
     def recover(self) -> tuple[str, str] | None:
@@ -95,6 +99,8 @@ class MergeQueue:
             gate = self._run_gate(built, log_dir)
             if gate is not None and gate.outcome == "gate_failed":
                 return gate
+            with open(self.landed_log, "a", encoding="utf-8") as log:  # before the move: a kill may follow it
+                log.write(built + "\n")
             atomic_write(self.journal, json.dumps({"bead": bead.id, "tip": tip, "candidate": built}))
             try:
                 moved = self._move(tip, built)
