@@ -32,6 +32,7 @@ from supervisor.config import AgentConfig
 from supervisor.errors import MayorError
 from supervisor.events import EventLog
 from supervisor.merge_queue import Landing, MergeQueue
+from supervisor.target_guard import TargetGuard
 from supervisor.output import say
 from supervisor.prompts import bead_fields, render
 from supervisor.repo import Repo
@@ -82,6 +83,7 @@ class Supervisor:
         self.pool = Pool(self.root, repo.config.setup, repo.config.copy_files)
         self.queue = MergeQueue(self.root, options.target, options.gate, self.state_dir, strategy=options.merge,
                                 guard=self._guard_target)  # fmt: skip
+        self.guard = TargetGuard(self.root, options.target, self.queue.landed, self.events)
         self.wake = threading.Event()
         self.lock = threading.Lock()
         self.busy: dict[int, str] = {}
@@ -277,7 +279,8 @@ class Supervisor:
         n = current(bead).n
         run_dir = self.repo.runs_dir / bead_id / str(n)
         run_dir.mkdir(parents=True, exist_ok=True)
-        tip = gitops.ensure_branch_exists(self.opts.target, self.root)
+        gitops.ensure_branch_exists(self.opts.target, self.root)
+        tip = self.guard.good_tip(self._busy_worktrees()) or ""  # never branch from an agent's ungated commits
         (run_dir / "base").write_text(tip)
         switch_start = time.monotonic()
         path = self.pool.prepare(slot, bead_id, tip, known_clean=slot in self.clean_slots)
@@ -337,7 +340,7 @@ class Supervisor:
     def _judge(self, bead: Bead, path: Path, run_dir: Path, exit_: Exit, slot: int, report: Report) -> None:
         n = current(bead).n
         moved = evidence.back_on_branch(path, bead.id)
-        restored = self._restore_target(path, run_dir)
+        restored = self.guard.restore(path, bead.id)
         if bead.report_only:  # nothing of a report-only bead is kept; the next prepare cleans the slot
             pass
         elif evidence.commit_leftovers(path, bead, n):
@@ -362,47 +365,28 @@ class Supervisor:
             raise Failure("conflict", f"conflict markers remain in {', '.join(markers)}",
                           f"Conflict markers (<<<<<<< / >>>>>>>) remain in: {', '.join(markers)}. "
                           "Resolve them, keeping both sides' intent, and commit.")  # fmt: skip
-        tip = gitops.ensure_branch_exists(self.opts.target, self.root)
-        if not bead.report_only and gitops.commits_between(tip, branch_name(bead.id), self.root) == 0:
+        if not bead.report_only and not self._has_work(branch_name(bead.id), run_dir):
             raise Failure("no_change", "the agent made no commit and left no change",
                           "Your last attempt made no change at all. Do the work and commit it.")  # fmt: skip
         self._run_checks(bead, path, run_dir, slot)
 
-    def _restore_target(self, path: Path, run_dir: Path) -> str | None:
-        """Undo commits an agent put straight onto the target (they passed no gate).
+    def _has_work(self, branch: str, run_dir: Path) -> bool:
+        """The branch holds commits the target lacks, or this attempt made commits (that another
+        bead's landing already carried onto the target: the queue then records it as landed)."""
+        tip = gitops.ensure_branch_exists(self.opts.target, self.root)
+        if gitops.commits_between(tip, branch, self.root) > 0:
+            return True
+        base = (run_dir / "base").read_text().strip() if (run_dir / "base").exists() else tip
+        return gitops.commits_between(base, branch, self.root) > 0
 
-        The target goes back to its newest earlier value (from its reflog) that the agent did not
-        make, so that a bead landed in the meantime is never dropped.
-        """
-        base = (run_dir / "base").read_text().strip() if (run_dir / "base").exists() else None
-        ref = f"refs/heads/{self.opts.target}"
-        tip = gitops.rev(ref, self.root)
-        if base is None or tip is None or not self._agent_made(tip, base, path):
-            return None
-        known = next((c for c in gitops.reflog(ref, self.root) if not self._agent_made(c, base, path)), None)
-        if known is None:  # no reflog: the newest landing the tip holds
-            known = max((c for c in list(self.queue.landed) if gitops.is_ancestor(c, tip, self.root)), default=base,
-                        key=lambda c: gitops.commits_between(base, c, self.root) if c != base else -1)  # fmt: skip
-        if gitops.cas_update(ref, known, tip, self.root, "mayor: undo an agent's direct commit"):
-            self.events.emit("target_restored", None, None, was=tip, now=known)
-            return f"the agent committed onto {self.opts.target} directly; {self.opts.target} was put back and the work kept on its branch"
-        return None
-
-    def _agent_made(self, commit: str, base: str, path: Path) -> bool:
-        """True for a commit the agent working in ``path`` made since ``base`` (and the queue did not land)."""
-        if commit == base or commit in self.queue.landed:
-            return False
-        return gitops.is_ancestor(commit, "HEAD", path) and not gitops.is_ancestor(commit, base, self.root)
+    def _busy_worktrees(self) -> list[Path]:
+        with self.lock:
+            slots = sorted(self.busy)
+        return [p for p in map(self.pool.path, slots) if (p / ".git").exists()]
 
     def _guard_target(self) -> None:
         """Called by the queue before it builds on the target: undo what running agents put there."""
-        with self.lock:
-            running = sorted(self.busy.items())
-        for slot, bead_id in running:
-            attempts = self.store.get(bead_id).attempts
-            path = self.pool.path(slot)
-            if attempts and (path / ".git").exists():
-                self._restore_target(path, self.repo.runs_dir / bead_id / str(attempts[-1].n))
+        self.guard.good_tip(self._busy_worktrees())
 
     def _run_checks(self, bead: Bead, path: Path, run_dir: Path, slot: int) -> None:
         n = current(bead).n

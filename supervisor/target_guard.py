@@ -1,0 +1,85 @@
+"""Keeping agents' own commits off the target: only the merge queue may move it.
+
+An agent can move the target itself (``git checkout main && git commit`` in its worktree,
+``git update-ref refs/heads/main HEAD``, ``git push . HEAD:main``). Such commits passed no gate,
+so the supervisor puts the target back and keeps the work on the bead's branch.
+
+Which commits the agent made is read from its worktree's own ``HEAD`` reflog (every commit,
+merge, cherry-pick or rebase made there), never inferred from ancestry: a commit you made on
+the target yourself, even one an agent merged into its branch, is never taken off the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from pathlib import Path
+
+from supervisor import gitops
+from supervisor.events import EventLog
+from supervisor.proc import git, run
+
+_MAKING = ("commit", "merge", "cherry-pick", "rebase", "pull", "am", "revert")
+"""Reflog subjects of operations that create commits (``checkout`` and ``reset`` do not)."""
+REFLOG_DEPTH = 500
+
+
+def made_in(worktree: Path) -> set[str]:
+    """Commits created in ``worktree``, from its HEAD reflog."""
+    out = run(["git", "reflog", "show", "--format=%H %gs", f"-n{REFLOG_DEPTH}", "HEAD"], worktree, check=False).stdout
+    made = set()
+    for line in out.splitlines():
+        sha, _, subject = line.partition(" ")
+        if subject.startswith(_MAKING):
+            made.add(sha)
+    return made
+
+
+class TargetGuard:
+    def __init__(self, root: Path, target: str, landed: Set[str], events: EventLog) -> None:
+        self.root = root
+        self.target = target
+        self.landed = landed
+        """The queue's own landings (never undone)."""
+        self.events = events
+
+    @property
+    def ref(self) -> str:
+        return f"refs/heads/{self.target}"
+
+    def restore(self, worktree: Path, bead_id: str | None = None) -> str | None:
+        """Put the target back if its tip is a commit the agent in ``worktree`` made; say so."""
+        tip = gitops.rev(self.ref, self.root)
+        made = made_in(worktree) - set(self.landed)
+        if tip is None or tip not in made:
+            return None
+        back = self._last_good(tip, made)
+        if back is None or not gitops.cas_update(self.ref, back, tip, self.root, "mayor: undo an agent's direct commit"):
+            return None
+        self.events.emit("target_restored", bead_id, None, was=tip, now=back)
+        return (f"the agent committed onto {self.target} directly; {self.target} was put back to {back[:10]} "
+                "and the work is kept on its branch")  # fmt: skip
+
+    def good_tip(self, worktrees: list[Path]) -> str | None:
+        """The target's tip, once no agent working in ``worktrees`` made it (undoing it if one did).
+
+        The tip is read first and checked after, so an agent moving the target in between can
+        only make this look again, never hand out its ungated commit.
+        """
+        for _ in range(5):
+            tip = gitops.rev(self.ref, self.root)
+            culprits = [w for w in worktrees if tip in made_in(w) - set(self.landed)]
+            if tip is None or not culprits:
+                return tip
+            for worktree in culprits:
+                self.restore(worktree)
+        return gitops.rev(self.ref, self.root)
+
+    def _last_good(self, tip: str, made: set[str]) -> str | None:
+        """The target's newest earlier value the agent did not make: from its reflog, else its history."""
+        for sha in gitops.reflog(self.ref, self.root):
+            if sha not in made:
+                return sha
+        for sha in git("rev-list", "--first-parent", f"-n{REFLOG_DEPTH}", tip, cwd=self.root).splitlines():
+            if sha not in made:
+                return sha
+        return None
