@@ -126,3 +126,24 @@ def tail(path: Path, chars: int = 3000) -> str:
         return path.read_text(errors="replace")[-chars:]
     except OSError:
         return ""
+
+
+def fingerprint(path: Path) -> object:
+    """What the worktree looks like now: a change means the agent is active (not idle)."""
+    # --no-optional-locks: never take the index lock under a working agent's feet
+    status = run(["git", "--no-optional-locks", "status", "--porcelain", "-uall"], path, check=False).stdout
+    head = run(["git", "rev-parse", "HEAD"], path, check=False).stdout
+    return hash((status, head, _stamps(path, status)))
+
+
+def _stamps(path: Path, status: str) -> tuple[tuple[str, int, int], ...]:
+    """Size and mtime of each changed file: rewriting the same file again and again is activity."""
+    stamps = []
+    for line in status.splitlines():
+        name = line[3:].split(" -> ")[-1]
+        try:
+            info = (path / name).stat()
+        except OSError:
+            continue
+        stamps.append((name, info.st_mtime_ns, info.st_size))
+    return tuple(stamps)

@@ -8,20 +8,15 @@ moment is resumed by the next ``mayor sling``.
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import queue
-import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from beads import graph
-from beads.models import Bead, now
+from beads.models import Bead, Result, now
 from supervisor import evidence, gitops
 from supervisor.agentproc import AgentProcess, Exit
 from supervisor.agents import Adapter, LaunchContext, Report, adapter_for, check_runnable, resolve_agent
@@ -31,6 +26,7 @@ from supervisor.budget import Budget
 from supervisor.config import AgentConfig
 from supervisor.errors import MayorError
 from supervisor.events import EventLog
+from supervisor.lock import supervisor_lock
 from supervisor.merge_queue import Landing, MergeQueue
 from supervisor.target_guard import TargetGuard
 from supervisor.output import say
@@ -107,7 +103,7 @@ class Supervisor:
     # -- the whole run ---------------------------------------------------------------------
     def run(self) -> int:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        with self._only_supervisor():
+        with supervisor_lock(self.repo.mayor_dir):
             beads = self.store.load()
             graph.validate(beads)
             self._preflight(beads)
@@ -129,26 +125,6 @@ class Supervisor:
             merger.join()
             self.events.emit("sling_stopped", reason="done")
             return self._verdict()
-
-    @contextmanager
-    def _only_supervisor(self) -> Iterator[None]:
-        lock_dir = self.repo.mayor_dir / "locks"
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        info = self.state_dir / "supervisor.json"
-        handle = open(lock_dir / "supervisor.lock", "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise MayorError(f"a supervisor is already running in {self.root} ({_describe(info)}); "
-                             "wait for it to finish or stop it with Ctrl-C (kill -INT PID)") from None  # fmt: skip
-        try:
-            info.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": now().isoformat()}))
-            yield
-        finally:
-            info.unlink(missing_ok=True)
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
 
     def _preflight(self, beads: dict[str, Bead]) -> None:
         gitops.ensure_branch_exists(self.opts.target, self.root)
@@ -254,7 +230,7 @@ class Supervisor:
             bead, agent, path = self.store.get(bead_id), adopt, self.pool.path(slot)
             self.events.emit("agent_adopted", bead_id, current(bead).n, pid=adopt.pid, slot=slot)
         n = current(bead).n
-        exit_ = agent.wait(self.opts.timeout, self.opts.idle_timeout, lambda: _fingerprint(path),
+        exit_ = agent.wait(self.opts.timeout, self.opts.idle_timeout, lambda: evidence.fingerprint(path),
                            lambda: self._stop_reason(bead_id))  # fmt: skip
         self.events.emit("agent_exited", bead_id, n, code=exit_.code, reason=exit_.reason)
         self.pool.unlock(slot)  # its process group is gone: a git lock it left would stop everything after
@@ -405,7 +381,7 @@ class Supervisor:
             attempt = current(b)
             attempt.outcome, attempt.ended_at = "passed", now()
             attempt.commit = gitops.rev(f"refs/heads/{branch_name(b.id)}", self.root)
-            b.result = b.result or _empty_result()
+            b.result = b.result or Result()
             b.result.summary = result.summary or b.result.summary
             b.result.findings = result.findings
             if b.report_only:
@@ -544,7 +520,7 @@ class Supervisor:
 
         def change(b: Bead) -> None:
             b.status, b.closed_at, b.error = "merged", now(), None
-            b.result = b.result or _empty_result()
+            b.result = b.result or Result()
             b.result.commit, b.result.files = commit, files
 
         modify(self.store, bead.id, change)
@@ -611,41 +587,3 @@ class Supervisor:
             say(f"mayor: the budget stopped this run ({self.budget_stop})")
             return 1
         return 1 if failed or waiting else 0
-
-
-def _empty_result():  # type: ignore[no-untyped-def]
-    from beads.models import Result
-
-    return Result()
-
-
-def _fingerprint(path: Path) -> object:
-    from supervisor.proc import run
-
-    # --no-optional-locks: never take the index lock under a working agent's feet
-    status = run(["git", "--no-optional-locks", "status", "--porcelain", "-uall"], path, check=False).stdout
-    head = run(["git", "rev-parse", "HEAD"], path, check=False).stdout
-    return hash((status, head, _stamps(path, status)))
-
-
-def _stamps(path: Path, status: str) -> tuple[tuple[str, int, int], ...]:
-    """Size and mtime of each changed file: rewriting the same file again and again is activity."""
-    stamps = []
-    for line in status.splitlines():
-        name = line[3:].split(" -> ")[-1]
-        try:
-            info = (path / name).stat()
-        except OSError:
-            continue
-        stamps.append((name, info.st_mtime_ns, info.st_size))
-    return tuple(stamps)
-
-
-def _describe(info: Path) -> str:
-    try:
-        data = json.loads(info.read_text())
-        return f"pid {data['pid']} on {data['host']}, since {data['started']}"
-    except (OSError, ValueError, KeyError):
-        return "its details are unknown"
-
-
