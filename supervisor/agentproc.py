@@ -50,6 +50,15 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19]) if fields else None
 
 
+def _group_running(pgid: int) -> bool:
+    """Some process of the process group ``pgid`` still runs (zombies aside)."""
+    for entry in os.scandir("/proc"):
+        fields = _stat(int(entry.name)) if entry.name.isdigit() else None
+        if fields is not None and int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
 def _alive(pid: int, ticks: int | None) -> bool:
     """The process started at ``ticks`` still runs. A zombie does not: an adopted agent that ended
     stays one when its new parent never reaps (a container whose PID 1 never calls wait)."""
@@ -120,7 +129,9 @@ class AgentProcess:
             except (ProcessLookupError, PermissionError):
                 return
             deadline = time.monotonic() + pause
-            while time.monotonic() < deadline and self._running():
+            # after SIGTERM, wait for the whole group: the wrapper shell dies at once, while the
+            # agent under it may still be saving its transcript
+            while time.monotonic() < deadline and (self._running() or (pause and _group_running(self.pid))):
                 time.sleep(0.05)
             if not self._running():
                 return

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from beads.models import Usage
+from supervisor.pricing import usd
 
 
 class Budget:
@@ -47,7 +48,7 @@ class Budget:
             return None
         total = self.total(running)
         if self.usd is not None and (total.cost_usd or 0.0) >= self.usd:
-            return f"the budget of ${self.usd:.2f} is spent (${total.cost_usd or 0.0:.2f})"
+            return f"the budget of {usd(self.usd)} is spent ({usd(total.cost_usd or 0.0)})"
         if self.tokens is not None and total.total_tokens >= self.tokens:
             return f"the budget of {self.tokens} tokens is spent ({total.total_tokens})"
         return None

@@ -112,6 +112,11 @@ def priced(model: str, usage: Usage) -> Usage:
     return usage.model_copy(update={"cost_usd": cost(model, usage)})
 
 
+def usd(dollars: float) -> str:
+    """Dollars for people: cents from $1 up, four decimals below, so a small budget reads right."""
+    return f"${dollars:.2f}" if dollars >= 1 else f"${dollars:.4f}"
+
+
 def min_cacheable(model: str) -> int:
     found = _lookup(MIN_CACHEABLE_TOKENS, model)  # type: ignore[arg-type]
     return found if isinstance(found, int) else DEFAULT_MIN_CACHEABLE

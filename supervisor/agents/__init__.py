@@ -103,7 +103,12 @@ class BuiltinAdapter:
         return Launch(f"{shlex.quote(sys.executable)} -m supervisor.agents.builtin", env)
 
     def report(self, run_dir: Path, model: str | None) -> Report:
-        return result_file_report(run_dir)
+        report = result_file_report(run_dir)
+        if report.usage is None and (run_dir / "usage.json").exists():  # killed before it wrote result.json
+            from supervisor.budget import live_usage
+
+            report.usage = live_usage(run_dir)
+        return report
 
 
 KINDS = ("command", "builtin", "claude-code", "codex")

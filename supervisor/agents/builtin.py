@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from typing import Any, Protocol
 
 from beads.models import Usage
 from supervisor.agents.findings import findings_from_text
-from supervisor.pricing import min_cacheable, priced
+from supervisor.pricing import min_cacheable, priced, usd
 
 CACHE = {"type": "ephemeral"}
 TRIMMED = "[output trimmed by mayor to keep the conversation short; run the tool again if you need it]"
@@ -39,6 +40,16 @@ class Stop(Exception):
         super().__init__(reason)
         self.reason = reason
         self.ok = ok
+
+
+class Terminated(BaseException):
+    """SIGTERM from the supervisor (a timeout, the budget, a cancel). Not an ``Exception``, so that
+    nothing on the way swallows it (the SDK retries a call that raised one)."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once; the supervisor's SIGKILL follows anyway
+    raise Terminated("stopped by the supervisor (SIGTERM: a timeout, the budget, a cancel or Ctrl-C)")
 
 
 @dataclass
@@ -103,7 +114,7 @@ class Agent:
         if lim.max_tokens is not None and self.usage.total_tokens >= lim.max_tokens:
             raise Stop(f"token limit reached: {self.usage.total_tokens} tokens (max {lim.max_tokens})")
         if lim.max_usd is not None and self.usage.cost_usd is not None and self.usage.cost_usd >= lim.max_usd:
-            raise Stop(f"cost limit reached: ${self.usage.cost_usd:.4f} (max ${lim.max_usd:.2f})")
+            raise Stop(f"cost limit reached: {usd(self.usage.cost_usd)} (max {usd(lim.max_usd)})")
         if lim.max_seconds is not None and time.monotonic() - self.started >= lim.max_seconds:
             raise Stop(f"time limit reached: {lim.max_seconds:.0f}s")
         if self.malformed >= MAX_MALFORMED:
@@ -223,6 +234,7 @@ def main() -> int:
     home.mkdir(parents=True, exist_ok=True)
     workspace = Workspace(Path.cwd(), env={k: v for k, v in env.items() if not k.startswith("ANTHROPIC")}, home=home)
     agent = Agent(model, workspace, system, tools, limits_from_env(env), usage_file=run_dir / "usage.json")
+    signal.signal(signal.SIGTERM, _terminated)
     return run_agent(agent, task_text(env), run_dir)
 
 
@@ -258,6 +270,8 @@ def run_agent(agent: Agent, task: str, run_dir: Path) -> int:
         error = None if stop.ok else stop.reason
     except Exception as exc:  # noqa: BLE001 - an API failure for good, or a bug: end the attempt, say why
         error = describe_failure(exc)
+    except Terminated as stop:
+        error = str(stop)
     finally:
         save(agent, run_dir, error)
     if error:
@@ -275,14 +289,22 @@ def describe_failure(exc: BaseException) -> str:
 
 
 def save(agent: Agent, run_dir: Path, error: str | None) -> None:
+    """``result.json`` (small, what the supervisor reads) first, then the transcript; each whole or
+    not at all, even if the supervisor's SIGKILL comes in the middle."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    transcript = {"model": agent.model.name, "system": agent.system, "tools": agent.tools,
-                  "messages": agent.messages, "calls": agent.calls, "error": error}  # fmt: skip
-    (run_dir / "transcript.json").write_text(json.dumps(transcript, indent=1, default=str))
     findings, problems = findings_from_text(agent.final_text)
     result = {"summary": agent.final_text, "usage": agent.usage.model_dump(), "error": error, "turns": agent.steps,
               "model": agent.model.name, "findings": findings, "problems": problems}  # fmt: skip
-    (run_dir / "result.json").write_text(json.dumps(result, indent=1, default=str))
+    _write(run_dir / "result.json", json.dumps(result, indent=1, default=str))
+    transcript = {"model": agent.model.name, "system": agent.system, "tools": agent.tools,
+                  "messages": agent.messages, "calls": agent.calls, "error": error}  # fmt: skip
+    _write(run_dir / "transcript.json", json.dumps(transcript, indent=1, default=str))
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":
