@@ -379,5 +379,29 @@ def plan(
     return cmd.run(design=design, dry_run=dry_run, model=model, yes=yes)
 
 
+@app.command()
+def summary(
+    fmt: Annotated[str, typer.Option("--format", help="md (GitHub-flavoured Markdown) or json (the facts).")] = "md",
+    out: Annotated[Optional[str], typer.Option(help="Write it to this file instead of printing it.")] = None,
+    github: Annotated[bool, typer.Option("--github", help="Append the Markdown to $GITHUB_STEP_SUMMARY.")] = False,
+    comment: Annotated[
+        Optional[int], typer.Option(metavar="PR", help="Post it as one sticky comment on pull request PR (via gh); updated, never repeated.")
+    ] = None,
+    llm: Annotated[bool, typer.Option("--llm", help="Put a short narrative by the strong model on top (needs ANTHROPIC_API_KEY).")] = False,
+) -> int:
+    """The mayor summary of the beads and events on disk: what landed, failed, needs a human, cost."""
+    from supervisor.commands import summary as cmd
+
+    return cmd.run(fmt=fmt, out=out, github=github, comment=comment, llm=llm)
+
+
+@app.command()
+def status(as_json: JsonOpt = False) -> int:
+    """The supervisor, the beads in play and the merge queue, from disk (works during a run too)."""
+    from supervisor.commands import status as cmd
+
+    return cmd.run(as_json=as_json)
+
+
 def main() -> None:
     app()

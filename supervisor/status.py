@@ -1,0 +1,350 @@
+"""What a run looks like from disk at any moment: the supervisor, the beads in play, the merge queue.
+
+``mayor status`` prints one :func:`snapshot`; a live view keeps a :class:`Tracker`, whose
+:meth:`Tracker.snapshot` reads only the events written since its last call, and draws each
+snapshot with :func:`render_table` (a rich table, on a terminal) or :func:`plain_lines`.
+
+Everything comes from files another process may be writing: the bead files (replaced whole, never
+seen half written), ``events.jsonl`` (whole lines only), ``state/supervisor.json`` (who runs) and
+the supervisor's lock (held while a ``mayor sling`` runs; read from ``/proc/locks`` where there is
+one, never taken, so looking can never stop a supervisor from starting).
+
+Rows: every bead that is running, queued or in review, and every bead with an event in the
+current run (or the last one, once it is over), in the order they first showed up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from beads.errors import MayorError, ValidationError
+from beads.models import ACTIVE, Bead
+from supervisor.events import EventLog
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from supervisor.repo import Repo
+
+ENDINGS = frozenset({"merged", "failed", "done", "cancelled"})
+PROC_LOCKS = Path("/proc/locks")
+
+
+@dataclass
+class SupervisorInfo:
+    """Whether a ``mayor sling`` runs here now, and which."""
+
+    running: bool
+    pid: int | None = None
+    host: str | None = None
+    started: str | None = None
+    """When it started (ISO 8601), from ``state/supervisor.json``."""
+    lock_held: bool | None = None
+    """Whether its lock is held; None where that cannot be seen without taking it."""
+    stale: bool = False
+    """``supervisor.json`` names a supervisor that is gone (killed without cleaning up)."""
+
+
+@dataclass
+class BeadRow:
+    """One bead as the live view shows it."""
+
+    id: str
+    title: str
+    status: str
+    attempt: int | None = None
+    agent: str | None = None
+    started: datetime | None = None
+    """When its current (or last) attempt was slung."""
+    ended: datetime | None = None
+    """When it merged, failed, finished or was cancelled; None while in play."""
+    elapsed_s: float | None = None
+    last_event: str | None = None
+    last_event_at: datetime | None = None
+    tokens: int = 0
+    """Its whole usage, the running attempt's live usage included."""
+    cost_usd: float | None = 0.0
+    """None when some of its tokens have no known price ("unpriced", never $0)."""
+    error: str | None = None
+
+
+@dataclass
+class Snapshot:
+    taken_at: datetime
+    supervisor: SupervisorInfo
+    rows: list[BeadRow] = field(default_factory=list)
+    queue: list[str] = field(default_factory=list)
+    """Queued beads in the order the merge queue takes them."""
+    landing: str | None = None
+    """The bead the merge queue is landing now (the head of the queue while a supervisor runs)."""
+    run_started: datetime | None = None
+    """When the current (or last) run started."""
+
+    def to_json(self) -> dict[str, Any]:
+        return _plain(asdict(self))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class _Trail:
+    """What the events say of one bead."""
+
+    attempt: int | None = None
+    started: datetime | None = None
+    ended: datetime | None = None
+    last: str | None = None
+    last_at: datetime | None = None
+    last_seq: int = 0
+    first_seq_in_run: int | None = None
+    queued_seq: int = 0
+
+
+class Tracker:
+    """Follows one repository's event log; each :meth:`snapshot` reads only what was added."""
+
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+        self.log = EventLog(repo.events_path)
+        self.offset = 0
+        self.trails: dict[str, _Trail] = {}
+        self.run_started: datetime | None = None
+
+    def snapshot(self, now: datetime | None = None) -> Snapshot:
+        self._read_events()
+        moment = now or datetime.now(timezone.utc)
+        beads = self._beads_in_play()
+        rows = [self._row(bead, moment) for bead in beads]
+        queue = [b.id for b in sorted((b for b in beads if b.status == "queued"), key=self._queue_key)]
+        who = supervisor_info(self.repo)
+        landing = queue[0] if who.running and queue else None
+        return Snapshot(moment, who, rows, queue, landing, self.run_started)
+
+    # -- events ------------------------------------------------------------------------------------
+    def _read_events(self) -> None:
+        if self.log.path.exists() and self.log.path.stat().st_size < self.offset:  # the log was cut: start over
+            self.offset, self.trails, self.run_started = 0, {}, None
+        events, self.offset = self.log.iter_from(self.offset)
+        for event in events:
+            self._apply(event)
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        kind, when, seq = event.get("type"), _stamp(event), int(event.get("seq") or 0)
+        if kind == "sling_started":
+            self.run_started = when
+            for trail in self.trails.values():
+                trail.first_seq_in_run = None
+        bead = event.get("bead")
+        if not bead:
+            return
+        trail = self.trails.setdefault(str(bead), _Trail())
+        trail.attempt = event.get("attempt") or trail.attempt
+        trail.last, trail.last_at, trail.last_seq = str(kind), when, seq
+        if trail.first_seq_in_run is None and self.run_started is not None:
+            trail.first_seq_in_run = seq
+        if kind == "slung":
+            trail.started, trail.ended = when, None
+        elif kind in ENDINGS:
+            trail.ended = when
+        elif kind == "queued":
+            trail.queued_seq = seq
+
+    # -- beads -------------------------------------------------------------------------------------
+    def _beads_in_play(self) -> list[Bead]:
+        wanted = [i for i, s in self._statuses().items() if s in ACTIVE]
+        wanted += [i for i, t in self.trails.items() if t.first_seq_in_run is not None]
+        beads = []
+        for bead_id in dict.fromkeys(wanted):
+            try:
+                beads.append(self.repo.store.get(bead_id))
+            except MayorError:  # removed, or being rewritten by hand
+                continue
+        return sorted(beads, key=self._order_key)
+
+    def _statuses(self) -> dict[str, str]:
+        store = self.repo.store
+        try:
+            return {i: s.status for i, s in store.summaries().items()}
+        except ValidationError:  # a broken graph is another command's business
+            return {i: b.status for i, b in store.load().items()}
+
+    def _order_key(self, bead: Bead) -> tuple[int, str]:
+        trail = self.trails.get(bead.id)
+        if trail is None:
+            return (0, bead.id)
+        return (trail.first_seq_in_run or trail.last_seq, bead.id)
+
+    def _queue_key(self, bead: Bead) -> tuple[int, str, str]:
+        trail = self.trails.get(bead.id)
+        return (trail.queued_seq if trail else 0, bead.updated_at.isoformat(), bead.id)
+
+    def _row(self, bead: Bead, now: datetime) -> BeadRow:
+        trail = self.trails.get(bead.id) or _Trail()
+        attempt = bead.attempts[-1] if bead.attempts else None
+        started = trail.started or (attempt.started_at if attempt else None)
+        ended = _ended(bead, trail)
+        elapsed = None if started is None else max(0.0, ((ended or now) - started).total_seconds())
+        usage = bead.usage
+        if bead.status == "running" and attempt is not None and not attempt.usage.total_tokens:
+            usage = usage + self._live_usage(bead.id, attempt.n)
+        return BeadRow(
+            bead.id, bead.title, bead.status, attempt.n if attempt else trail.attempt, attempt.agent if attempt else None,
+            started, ended, elapsed, trail.last, trail.last_at, usage.total_tokens, usage.cost_usd, bead.error,
+        )  # fmt: skip
+
+    def _live_usage(self, bead_id: str, n: int) -> Any:
+        from supervisor.budget import live_usage
+
+        return live_usage(self.repo.runs_dir / bead_id / str(n))
+
+
+def _ended(bead: Bead, trail: _Trail) -> datetime | None:
+    """When the bead stopped being worked on: its ending, or the end of its last attempt if it
+    waits to be retried; None while it is in play."""
+    if bead.status in ACTIVE:
+        return None
+    if bead.status == "open":
+        attempt = bead.attempts[-1] if bead.attempts else None
+        return None if attempt is None or attempt.ended_at is None else (trail.last_at or attempt.ended_at)
+    return trail.ended or bead.closed_at or trail.last_at
+
+
+def snapshot(repo: Repo, now: datetime | None = None) -> Snapshot:
+    """The state of ``repo`` now, from disk."""
+    return Tracker(repo).snapshot(now)
+
+
+def _stamp(event: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(event["ts"]))
+    except (KeyError, ValueError):
+        return None
+
+
+# -- the supervisor --------------------------------------------------------------------------------
+
+
+def supervisor_info(repo: Repo) -> SupervisorInfo:
+    """Who holds the supervisor lock of ``repo``, if anyone."""
+    record = _read_json(repo.mayor_dir / "state" / "supervisor.json")
+    held = lock_held(repo.mayor_dir / "locks" / "supervisor.lock")
+    pid = record.get("pid") if isinstance(record.get("pid"), int) else None
+    alive = pid is not None and _alive(pid)
+    running = held if held is not None else alive
+    return SupervisorInfo(
+        running=running, pid=pid, host=record.get("host"), started=record.get("started"), lock_held=held,
+        stale=bool(record) and not running,
+    )  # fmt: skip
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def lock_held(path: Path) -> bool | None:
+    """Whether some process holds a ``flock`` on ``path``, read from ``/proc/locks``; None where
+    there is no such file (the lock is never taken to find out: that could stop a supervisor)."""
+    try:
+        inode = path.stat().st_ino
+    except OSError:
+        return False
+    try:
+        table = PROC_LOCKS.read_text()
+    except OSError:
+        return None
+    for line in table.splitlines():
+        words = line.split()
+        if len(words) < 6 or words[1] == "->" or words[1] != "FLOCK":
+            continue
+        if words[5].rsplit(":", 1)[-1] == str(inode):
+            return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- drawing ---------------------------------------------------------------------------------------
+
+COLUMNS = ("bead", "title", "status", "try", "elapsed", "last event", "tokens", "cost")
+
+
+def cells(row: BeadRow, now: datetime) -> list[str]:
+    """The row's cells, as strings, in :data:`COLUMNS` order."""
+    from supervisor.report import duration
+
+    last = row.last_event or ""
+    if row.last_event_at is not None:
+        last += f" ({duration((now - row.last_event_at).total_seconds())} ago)"
+    return [row.id, row.title, row.status, str(row.attempt or ""), duration(row.elapsed_s) if row.elapsed_s is not None else "",
+            last, f"{row.tokens:,}" if row.tokens else "", cost_text(row)]  # fmt: skip
+
+
+def cost_text(row: BeadRow) -> str:
+    from supervisor.pricing import usd
+
+    if row.cost_usd is None:
+        return "unpriced"
+    return usd(row.cost_usd) if row.cost_usd or row.tokens else ""
+
+
+def supervisor_line(snap: Snapshot) -> str:
+    s = snap.supervisor
+    if s.running:
+        who = f"pid {s.pid}" + (f" on {s.host}" if s.host else "") if s.pid else "pid unknown"
+        return f"supervisor: running ({who}" + (f", since {s.started})" if s.started else ")")
+    return "supervisor: not running" + (f" (pid {s.pid} left no clean exit)" if s.stale else "")
+
+
+def queue_line(snap: Snapshot) -> str:
+    if not snap.queue:
+        return "merge queue: (empty)"
+    names = [f"{i} (landing)" if i == snap.landing else i for i in snap.queue]
+    return "merge queue: " + " -> ".join(names)
+
+
+def render_table(snap: Snapshot) -> Table:
+    """A rich table of the snapshot: the supervisor in its title, the merge queue in its caption."""
+    from rich.table import Table
+
+    table = Table(title=supervisor_line(snap), caption=queue_line(snap), header_style="bold", title_justify="left",
+                  caption_justify="left")  # fmt: skip
+    for name in COLUMNS:
+        table.add_column(name, overflow="ellipsis", no_wrap=name != "title", max_width=40 if name == "title" else None,
+                         justify="right" if name in ("tokens", "cost", "elapsed", "try") else "left")  # fmt: skip
+    for row in snap.rows:
+        table.add_row(*cells(row, snap.taken_at))
+    if not snap.rows:
+        table.add_row("", "(no bead in play)", *[""] * (len(COLUMNS) - 2))
+    return table
+
+
+def plain_lines(snap: Snapshot) -> list[str]:
+    """The same, for a log or a pipe: the supervisor, a tab-separated header and rows, the queue."""
+    lines = [supervisor_line(snap), "\t".join(COLUMNS)]
+    lines += ["\t".join(cells(row, snap.taken_at)) for row in snap.rows]
+    return lines + [queue_line(snap)]
