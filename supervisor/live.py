@@ -1,9 +1,9 @@
-"""What ``mayor sling`` shows while it runs, built from the event log alone.
+"""What ``mayor sling`` shows while it runs.
 
-On a terminal: a rich live table (bead, status, attempt, elapsed, last event, tokens and cost,
-and the merge queue), redrawn when events arrive and once a second for the clocks. Otherwise
-(CI, a pipe): one plain, timestamped line per event. Both read ``events.jsonl`` from where the
-run started, so they show exactly what ``mayor events`` would.
+On a terminal: the table of ``mayor status`` (bead, status, attempt, elapsed, last event, tokens
+and cost, the merge queue), kept live with rich and redrawn when events arrive, or once a second
+for the clocks. Otherwise (CI, a pipe): one plain, timestamped line per event. Both follow
+``events.jsonl`` from where the run started.
 """
 
 from __future__ import annotations
@@ -12,69 +12,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from contextlib import AbstractContextManager, ExitStack
 from typing import Any, TextIO
 
 from supervisor.events import EventLog
+from supervisor.repo import Repo
 
-STATUS_OF = {
-    "slung": "running", "agent_started": "running", "agent_adopted": "running", "agent_exited": "checking",
-    "check_failed": "checking", "check_passed": "checking", "queued": "queued", "gate_passed": "landing",
-    "merged": "merged", "conflict": "conflict", "gate_failed": "gate failed", "retried": "retrying",
-    "failed": "failed", "done": "done", "cancelled": "cancelled",
-}  # fmt: skip
-
-
-@dataclass
-class Row:
-    bead: str
-    status: str = "open"
-    attempt: int | None = None
-    started: float | None = None
-    ended: float | None = None
-    last: str = ""
-    tokens: int = 0
-    cost: float | None = 0.0
-
-
-@dataclass
-class Board:
-    """The state of a run as the events tell it."""
-
-    rows: dict[str, Row] = field(default_factory=dict)
-    queue: list[str] = field(default_factory=list)
-
-    def apply(self, event: dict[str, Any]) -> None:
-        bead = event.get("bead")
-        if not bead:
-            return
-        row = self.rows.setdefault(bead, Row(bead))
-        kind, data, stamp = event["type"], event.get("data") or {}, _stamp(event)
-        row.last = kind
-        row.attempt = event.get("attempt") or row.attempt
-        row.status = STATUS_OF.get(kind, row.status)
-        if kind == "slung":
-            row.started, row.ended = stamp, None
-        elif kind in ("merged", "failed", "done", "cancelled"):
-            row.ended = stamp
-        elif kind == "usage":
-            row.tokens += int(data.get("tokens") or 0)
-            row.cost = None if row.cost is None or data.get("cost_usd") is None else row.cost + data["cost_usd"]
-        self._track_queue(bead, kind)
-
-    def _track_queue(self, bead: str, kind: str) -> None:
-        if kind == "queued" and bead not in self.queue:
-            self.queue.append(bead)
-        elif kind in ("merged", "conflict", "gate_failed", "failed", "retried") and bead in self.queue:
-            self.queue.remove(bead)
-
-
-def _stamp(event: dict[str, Any]) -> float:
-    try:
-        return datetime.fromisoformat(event["ts"]).timestamp()
-    except (KeyError, ValueError):
-        return time.time()
+REDRAW_S = 1.0
 
 
 def plain_line(event: dict[str, Any]) -> str:
@@ -85,21 +29,8 @@ def plain_line(event: dict[str, Any]) -> str:
     return f"{clock}  {event['type']:<15} {who:<14} {data}".rstrip()
 
 
-def render(board: Board, now: float) -> Any:
-    from rich.console import Group
-    from rich.table import Table
-
-    table = Table("bead", "status", "try", "elapsed", "last event", "tokens", "cost", title="mayor sling", expand=False)
-    for row in board.rows.values():
-        elapsed = "" if row.started is None else f"{(row.ended or now) - row.started:5.1f}s"
-        cost = "unpriced" if row.cost is None else f"${row.cost:.4f}"
-        table.add_row(row.bead, row.status, str(row.attempt or ""), elapsed, row.last, str(row.tokens or ""), cost)
-    queue = "merge queue: " + (" -> ".join(board.queue) if board.queue else "(empty)")
-    return Group(table, queue)
-
-
 class Watcher:
-    """Tails the event log in a thread and hands new events to ``show``."""
+    """Tails the event log in a thread and hands new events (maybe none) to ``show``."""
 
     def __init__(self, log: EventLog, show: Callable[[list[dict[str, Any]]], None], interval: float = 0.25) -> None:
         self.log = log
@@ -135,37 +66,41 @@ class PlainView:
     def __call__(self, events: list[dict[str, Any]]) -> None:
         for event in events:
             self.out.write(plain_line(event) + "\n")
-        self.out.flush()
+        if events:
+            self.out.flush()
 
 
 class LiveView:
-    """A rich ``Live`` display of a :class:`Board`; redraws at most a few times a second."""
+    """A rich ``Live`` display of :func:`supervisor.status.render_table`, cheap when idle."""
 
-    def __init__(self) -> None:
+    def __init__(self, repo: Repo, console: Any = None) -> None:
         from rich.live import Live
 
-        self.board = Board()
-        self.live = Live(render(self.board, time.time()), refresh_per_second=2, transient=False)
+        from supervisor.status import Tracker, render_table
+
+        self.tracker = Tracker(repo)
+        self.render = render_table
+        self.drawn = 0.0
+        self.live = Live(self.render(self.tracker.snapshot()), console=console, auto_refresh=False)
 
     def __call__(self, events: list[dict[str, Any]]) -> None:
-        for event in events:
-            self.board.apply(event)
-        self.live.update(render(self.board, time.time()))
+        if events or time.monotonic() - self.drawn >= REDRAW_S:
+            self.live.update(self.render(self.tracker.snapshot()), refresh=True)
+            self.drawn = time.monotonic()
 
     def __enter__(self) -> LiveView:
         self.live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self(events=[{}])  # the final state
         self.live.__exit__(None, None, None)
 
 
-def watch(log: EventLog, terminal: bool | None = None) -> Any:
-    """The context manager that shows a run: live table on a terminal, plain lines otherwise."""
-    from contextlib import ExitStack
-
+def watch(repo: Repo, terminal: bool | None = None) -> AbstractContextManager[Any]:
+    """Show a run: the live table on a terminal, plain lines otherwise."""
     stack = ExitStack()
     tty = sys.stdout.isatty() if terminal is None else terminal
-    view: Callable[[list[dict[str, Any]]], None] = stack.enter_context(LiveView()) if tty else PlainView()
-    stack.enter_context(Watcher(log, view))
+    view: Callable[[list[dict[str, Any]]], None] = stack.enter_context(LiveView(repo)) if tty else PlainView()
+    stack.enter_context(Watcher(EventLog(repo.events_path), view))
     return stack

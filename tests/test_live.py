@@ -1,14 +1,16 @@
-"""The live view and the plain log lines, rendered from events to strings."""
+"""The live view and the plain log lines, rendered from a repository's events to strings."""
 
 from __future__ import annotations
 
 import io
-import time
+from pathlib import Path
 
 from rich.console import Console
 
 from supervisor.events import EventLog
-from supervisor.live import Board, PlainView, Watcher, plain_line, render
+from supervisor.live import LiveView, PlainView, Watcher, plain_line
+from supervisor.repo import Repo
+from tests.sling_helpers import add_bead
 
 
 def _events(log: EventLog) -> None:
@@ -16,30 +18,25 @@ def _events(log: EventLog) -> None:
     log.emit("agent_started", "mr-a", 1, pid=1)
     log.emit("slung", "mr-b", 1, slot=1)
     log.emit("agent_exited", "mr-a", 1, code=0)
-    log.emit("usage", "mr-a", 1, tokens=1200, cost_usd=0.012)
     log.emit("queued", "mr-a", None)
-    log.emit("usage", "mr-b", 1, tokens=10, cost_usd=None)
 
 
-def test_board_and_table_show_status_tokens_cost_and_queue(tmp_path) -> None:
-    log = EventLog(tmp_path / "events.jsonl")
-    _events(log)
-    board = Board()
-    for event in log.read():
-        board.apply(event)
-    assert board.rows["mr-a"].status == "queued" and board.queue == ["mr-a"]
-    console = Console(file=io.StringIO(), width=120, record=True)
-    console.print(render(board, time.time()))
-    text = console.export_text()
-    assert "mr-a" in text and "queued" in text and "1200" in text and "$0.0120" in text
-    assert "unpriced" in text  # mr-b's model had no price: never shown as $0
+def test_live_view_draws_the_status_table(mayor_repo: Path) -> None:
+    add_bead(mayor_repo, "mr-a", "Add the parser", status="queued")
+    add_bead(mayor_repo, "mr-b", "Write the docs", status="running", attempts=[{"n": 1}])
+    repo = Repo(mayor_repo)
+    _events(EventLog(repo.events_path))
+    out = io.StringIO()
+    console = Console(file=out, width=140, force_terminal=True, color_system=None)
+    with LiveView(repo, console=console) as view:
+        view([{}])
+    text = out.getvalue()
+    assert "mr-a" in text and "Add the parser" in text and "queued" in text
+    assert "mr-b" in text and "running" in text
     assert "merge queue: mr-a" in text
-    log.emit("merged", "mr-a", 1, commit="abc")
-    board.apply(log.read()[-1])
-    assert board.queue == [] and board.rows["mr-a"].status == "merged"
 
 
-def test_plain_lines_are_timestamped_and_skip_noise(tmp_path) -> None:
+def test_plain_lines_are_timestamped_and_skip_noise(tmp_path: Path) -> None:
     log = EventLog(tmp_path / "events.jsonl")
     _events(log)
     line = plain_line(log.read()[0])
@@ -47,11 +44,11 @@ def test_plain_lines_are_timestamped_and_skip_noise(tmp_path) -> None:
     assert "worktree" not in line
 
 
-def test_watcher_prints_only_new_events(tmp_path) -> None:
+def test_watcher_prints_only_new_events(tmp_path: Path) -> None:
     log = EventLog(tmp_path / "events.jsonl")
     log.emit("sling_started")  # before the watcher: not shown
     out = io.StringIO()
     with Watcher(log, PlainView(out), interval=0.05):
         _events(log)
     lines = out.getvalue().splitlines()
-    assert len(lines) == 7 and "sling_started" not in out.getvalue()
+    assert len(lines) == 5 and "sling_started" not in out.getvalue()

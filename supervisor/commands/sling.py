@@ -49,8 +49,7 @@ def run(
     )
     if dry_run or quiet:
         return Supervisor(repo, options).run()
-    from supervisor.events import EventLog
     from supervisor.live import watch
 
-    with watch(EventLog(repo.events_path)):
+    with watch(repo):
         return Supervisor(repo, options).run()
