@@ -9,7 +9,7 @@
     +-- NotFound                an id that names no bead
     +-- ImportFormatError       a record of an import file that cannot be used (names the line)
 
-The supervisor adds its own subclasses (git, config, agents); they all format their own message
+The supervisor adds its own subclasses (supervisor/errors.py); they all format their own message
 and the CLI turns any of them into one line on stderr and exit code 1.
 """
 

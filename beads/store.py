@@ -219,12 +219,6 @@ class Store:
                 for bead in tx.changed.values():
                     atomic_write(self.path(bead.id), bead.to_json())
 
-    def update(self, bead: Bead) -> None:
-        """Write one bead whose deps did not change (status, attempts, usage): no graph check."""
-        with self.lock():
-            bead.updated_at = now()
-            self.dir.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path(bead.id), bead.to_json())
 
 
 def dump_json(beads: list[Bead]) -> str:

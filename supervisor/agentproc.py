@@ -32,7 +32,8 @@ class Exit:
     code: int | None
     """Its exit status; None when it was killed or its status is unknown."""
     reason: str
-    """``exited``, ``timeout``, ``idle``, ``stopped`` (by the supervisor) or ``lost``."""
+    """``exited``, ``killed`` (by a signal not ours), ``lost`` (ended unwatched, no status), or why the
+    supervisor stopped it: ``timeout``, ``idle``, ``interrupted`` (Ctrl-C), ``cancelled``, ``budget``."""
     detail: str = ""
 
 

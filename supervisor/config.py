@@ -21,7 +21,7 @@ class AgentConfig(_Section):
     """One ``[agents.NAME]`` entry."""
 
     kind: str = "command"
-    """``command`` (any shell command line); the agents issue adds ``builtin``, ``claude-code``, ``codex``."""
+    """``builtin`` (the Claude agent), ``claude-code``, ``codex``, or ``command`` (any shell command line)."""
     command: str | None = None
     """The shell command line that runs the agent in the bead's worktree."""
     model: str | None = None
@@ -116,7 +116,15 @@ idle_timeout = "10m"   # no output and no file change for this long kills the at
 merge = "merge"        # or "rebase"
 id_prefix = "mr"
 
-# Agents. kind = "command" runs any shell command line in the bead's worktree.
+# Agents. "builtin" (the Claude agent, needs ANTHROPIC_API_KEY), "claude-code" and "codex"
+# work without an entry; add one to set a model, limits or the CLI's flags. kind = "command"
+# runs any shell command line in the bead's worktree.
+# [agents.builtin]
+# model = "claude-sonnet-5-5"
+# max_steps = 60
+# [agents.cc]
+# kind = "claude-code"
+# args = ["--permission-mode", "acceptEdits"]
 # [agents.script]
 # kind = "command"
 # command = "./scripts/agent.sh"

@@ -20,7 +20,7 @@ TYPES = (
     "sling_started", "sling_stopped", "slung", "agent_started", "agent_exited", "agent_adopted",
     "committed_leftovers", "target_restored", "check_passed", "check_failed", "queued", "conflict",
     "gate_passed", "gate_failed", "gate_flaky", "merged", "landing_blocked", "retried", "failed",
-    "cancelled", "done", "budget_stopped", "recovered", "usage", "approved", "rejected",
+    "cancelled", "done", "budget_stopped", "recovered", "usage", "awaiting_approval", "approved", "rejected",
 )  # fmt: skip
 """Types the supervisor writes; agents may emit others through ``mayor emit``."""
 
@@ -48,7 +48,7 @@ class EventLog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def emit(self, type: str, bead: str | None = None, attempt: int | None = None, **data: Any) -> dict[str, Any]:
+    def emit(self, type: str, bead: str | None = None, attempt: int | None = None, /, **data: Any) -> dict[str, Any]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a+", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
@@ -78,7 +78,14 @@ class EventLog:
             handle.seek(offset)
             data = handle.read()
         end = data.rfind(b"\n") + 1
-        events = [json.loads(line) for line in data[:end].splitlines() if line.strip()]
+        events = []
+        for line in data[:end].splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a crash or broken by hand: the others still count
+            if isinstance(event, dict) and "type" in event:
+                events.append(event)
         return events, offset + end
 
     def follow(self, poll_s: float = 0.25) -> Iterator[dict[str, Any]]:

@@ -29,13 +29,35 @@ def commit_leftovers(path: Path, bead: Bead, attempt: int) -> bool:
 
 
 def back_on_branch(path: Path, bead_id: str) -> str | None:
-    """If the agent left its branch, carry its work back onto ``mayor/<id>``; say what happened."""
+    """If the agent left its branch, carry its work back onto ``mayor/<id>``; say what happened.
+
+    No commit is lost: when the branch already holds commits that HEAD lacks, HEAD's work is
+    merged into the branch (a conflict leaves it under ``refs/mayor/stray/<id>`` and says so).
+    """
     branch = branch_name(bead_id)
     current = run(["git", "symbolic-ref", "-q", "--short", "HEAD"], path, check=False).stdout.strip()
     if current == branch:
         return None
-    git("checkout", "-q", "-B", branch, cwd=path)
-    return f"the agent left {branch} (HEAD was {current or 'detached'}); its work was moved back onto {branch}"
+    head = git("rev-parse", "HEAD", cwd=path)
+    where = f"the agent left {branch} (HEAD was {current or 'detached'})"
+    tip = gitops.rev(f"refs/heads/{branch}", path)
+    if tip is None or gitops.is_ancestor(tip, head, path):
+        git("checkout", "-q", "-B", branch, cwd=path)
+        return f"{where}; its work was moved back onto {branch}"
+    commit_leftovers_as(path, f"mayor: work left off {branch}")
+    head = git("rev-parse", "HEAD", cwd=path)
+    git("checkout", "-q", "-f", branch, cwd=path)
+    if run(["git", "merge", "-q", "--no-edit", head], path, check=False).returncode == 0:
+        return f"{where}; its work there was merged back into {branch}"
+    run(["git", "merge", "--abort"], path, check=False)
+    git("update-ref", f"refs/mayor/stray/{bead_id}", head, cwd=path)
+    return f"{where}; its work there conflicts with {branch} and is kept at refs/mayor/stray/{bead_id}"
+
+
+def commit_leftovers_as(path: Path, message: str) -> None:
+    if gitops.dirty(path, untracked=True):
+        git("add", "-A", cwd=path)
+        git("commit", "-q", "--no-verify", "-m", message, cwd=path)
 
 
 def conflict_markers(path: Path, target: str) -> list[str]:

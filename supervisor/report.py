@@ -15,7 +15,6 @@ Their ratio is the speedup that parallel work bought.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from beads import graph
 from beads.models import SEVERITIES, Bead, Usage
 from supervisor.events import EventLog
 from supervisor.pricing import usd as _usd
+from supervisor.review import finding_key
 
 if TYPE_CHECKING:
     from supervisor.repo import Repo
@@ -265,7 +265,7 @@ def findings(beads: Iterable[Bead]) -> list[dict[str, Any]]:
     for bead in beads:
         category = str(bead.source.get("category") or bead.kind)
         for finding in bead.result.findings if bead.result else []:
-            key = (finding.file.lstrip("./"), finding.line, re.sub(r"\W+", " ", finding.title.lower()).strip())
+            key = finding_key(finding)
             item = {
                 "severity": finding.severity, "file": finding.file, "line": finding.line,
                 "location": f"{finding.file}:{finding.line}" if finding.line else finding.file,

@@ -36,6 +36,11 @@ def at_or_above(severity: str, threshold: str) -> bool:
     return RANK[severity] <= RANK[threshold]
 
 
+def finding_key(finding: Finding) -> tuple[str, int | None, str]:
+    """Two findings with the same key are one: same file, line and title (case and punctuation aside)."""
+    return finding.file.removeprefix("./"), finding.line, re.sub(r"\W+", " ", finding.title.lower()).strip()
+
+
 def collect(beads: Iterable[Bead]) -> list[Finding]:
     """Every finding of the review beads, tagged with its category, de-duplicated, most severe first."""
     best: dict[tuple[str, int | None, str], Finding] = {}
@@ -43,7 +48,7 @@ def collect(beads: Iterable[Bead]) -> list[Finding]:
         category = str(bead.source.get("category") or bead.kind)
         for finding in bead.result.findings if bead.result else []:
             tagged = finding if finding.category else finding.model_copy(update={"category": category})
-            key = (tagged.file.lstrip("./"), tagged.line, re.sub(r"\W+", " ", tagged.title.lower()).strip())
+            key = finding_key(tagged)
             if key not in best or RANK[tagged.severity] < RANK[best[key].severity]:
                 best[key] = tagged
     return sorted(best.values(), key=lambda f: (RANK[f.severity], f.file, f.line or 0, f.title))
@@ -67,7 +72,7 @@ def rule_id(finding: Finding) -> str:
 
 def _result(finding: Finding, index: int) -> dict[str, Any]:
     region = {"startLine": finding.line} if finding.line and finding.line > 0 else {}
-    location: dict[str, Any] = {"artifactLocation": {"uri": finding.file.lstrip("./"), "uriBaseId": "%SRCROOT%"}}
+    location: dict[str, Any] = {"artifactLocation": {"uri": finding.file.removeprefix("./"), "uriBaseId": "%SRCROOT%"}}
     if region:
         location["region"] = region
     text = finding.description or finding.title

@@ -1,7 +1,8 @@
 """``mayor sling``: keep up to X beads running, judge their work, land it through the queue.
 
 Threads: the main thread schedules (it sleeps until something happens); one thread per busy slot
-drives a bead's attempt (worktree, agent, evidence); one merge thread lands beads one at a time.
+drives a bead's attempt (worktree, agent, evidence); one merge thread lands beads one at a time;
+on a terminal or a pipe, the live view follows the event log in a thread of its own.
 All state is on disk (bead files, run folders, the merge journal), so a supervisor killed at any
 moment is resumed by the next ``mayor sling``.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from beads import graph
-from beads.models import Bead, Result, now
+from beads.models import Attempt, Bead, Result, now
 from supervisor import evidence, gitops
 from supervisor.agentproc import AgentProcess, Exit
 from supervisor.agents import Adapter, LaunchContext, Report, adapter_for, check_runnable, resolve_agent
@@ -34,6 +35,8 @@ from supervisor.prompts import bead_fields, render
 from supervisor.repo import Repo
 from supervisor.worktrees import Pool, branch_name
 
+LOOK_S = 2.0
+"""How often an idle scheduler looks whether another process wrote a bead (a stat, nothing more)."""
 BLOCKED_RETRY_S = 5.0
 BLOCKED_RETRIES = 6
 """Landings blocked by the user's checkout are retried this often, then left queued for the next run."""
@@ -97,6 +100,8 @@ class Supervisor:
         self.blocked_tries: dict[str, int] = {}
         self.unlanded: dict[str, str] = {}
         """Beads left queued because their landing stayed blocked, with the reason."""
+        self.slot_started: dict[int, float] = {}
+        """When each slot's current attempt began (the target guard reads agents' reflogs from then)."""
         self.clean_slots: set[int] = set()
         """Slots whose worktree holds no uncommitted change (leftovers were committed)."""
 
@@ -173,9 +178,11 @@ class Supervisor:
 
     # -- the scheduling loop ---------------------------------------------------------------
     def _loop(self) -> None:
+        seen = None
         while True:
             if self.fatal is not None:
                 raise self.fatal
+            seen = self._beads_changed_at()
             beads = self.store.load()
             if not self.stopping.is_set():
                 self._fill(beads)
@@ -183,8 +190,15 @@ class Supervisor:
                 idle = not self.busy and not self.in_queue
             if idle:
                 return
-            self.wake.wait(timeout=30.0)
+            while not self.wake.wait(timeout=LOOK_S) and self._beads_changed_at() == seen:
+                pass  # asleep: no event, no bead written by another process (mayor approve, add)
             self.wake.clear()
+
+    def _beads_changed_at(self) -> int:
+        try:
+            return self.store.dir.stat().st_mtime_ns
+        except OSError:
+            return 0
 
     def _fill(self, beads: dict[str, Bead]) -> None:
         for bead in beads.values():  # approved by `mayor approve` while we run
@@ -228,6 +242,7 @@ class Supervisor:
             bead, agent, path = self._launch(slot, bead_id)
         else:
             bead, agent, path = self.store.get(bead_id), adopt, self.pool.path(slot)
+            self.slot_started[slot] = agent.started - 2.0  # from the agent's record (a little early is safe)
             self.events.emit("agent_adopted", bead_id, current(bead).n, pid=adopt.pid, slot=slot)
         n = current(bead).n
         exit_ = agent.wait(self.opts.timeout, self.opts.idle_timeout, lambda: evidence.fingerprint(path),
@@ -258,6 +273,7 @@ class Supervisor:
         gitops.ensure_branch_exists(self.opts.target, self.root)
         tip = self.guard.good_tip(self._busy_worktrees()) or ""  # never branch from an agent's ungated commits
         (run_dir / "base").write_text(tip)
+        self.slot_started[slot] = time.time()
         switch_start = time.monotonic()
         path = self.pool.prepare(slot, bead_id, tip, known_clean=slot in self.clean_slots)
         self.clean_slots.discard(slot)
@@ -279,7 +295,8 @@ class Supervisor:
 
     def _bring_up_to_date(self, bead: Bead, path: Path, tip: str) -> None:
         """On a retry after a conflict, merge the target in so the agent resolves it where it works."""
-        if len(bead.attempts) < 2 or bead.attempts[-2].outcome != "conflict":
+        last = _last_counted(bead, before=current(bead).n)
+        if last is None or last.outcome != "conflict":
             return
         from supervisor.proc import run
 
@@ -291,8 +308,9 @@ class Supervisor:
         template = "report" if bead.report_only else "execute"
         (run_dir / "prompt.md").write_text(render(template, fields, self.repo.mayor_dir))
         feedback = run_dir / "feedback.md"
-        previous = self.repo.runs_dir / bead.id / str(n - 1) / "feedback_out.md"
-        feedback.write_text(previous.read_text() if previous.exists() else "")
+        last = _last_counted(bead, before=n)
+        previous = self.repo.runs_dir / bead.id / str(last.n) / "feedback_out.md" if last else None
+        feedback.write_text(previous.read_text() if previous and previous.exists() else "")
         return {
             "MAYOR_BEAD_ID": bead.id, "MAYOR_BEAD_FILE": str(run_dir / "bead.json"),
             "MAYOR_PROMPT_FILE": str(run_dir / "prompt.md"), "MAYOR_RUN_DIR": str(run_dir),
@@ -315,15 +333,10 @@ class Supervisor:
 
     def _judge(self, bead: Bead, path: Path, run_dir: Path, exit_: Exit, slot: int, report: Report) -> None:
         n = current(bead).n
-        moved = evidence.back_on_branch(path, bead.id)
-        restored = self.guard.restore(path, bead.id)
-        if bead.report_only:  # nothing of a report-only bead is kept; the next prepare cleans the slot
-            pass
-        elif evidence.commit_leftovers(path, bead, n):
+        moved = evidence.back_on_branch(path, bead.id)  # first: the agent's commits onto its branch
+        restored = self.guard.restore(path, self.slot_started.get(slot, 0.0), bead.id)
+        if not bead.report_only and evidence.commit_leftovers(path, bead, n):
             self.events.emit("committed_leftovers", bead.id, n)
-            self.clean_slots.add(slot)
-        else:
-            self.clean_slots.add(slot)
         log_tail = evidence.tail(run_dir / "agent.log")
         if exit_.reason in ("timeout", "idle"):
             limit = self.opts.timeout if exit_.reason == "timeout" else self.opts.idle_timeout
@@ -345,6 +358,8 @@ class Supervisor:
             raise Failure("no_change", "the agent made no commit and left no change",
                           "Your last attempt made no change at all. Do the work and commit it.")  # fmt: skip
         self._run_checks(bead, path, run_dir, slot)
+        if not gitops.dirty(path, untracked=True):  # the checks wrote nothing: the next bead may skip the clean
+            self.clean_slots.add(slot)
 
     def _has_work(self, branch: str, run_dir: Path) -> bool:
         """The branch holds commits the target lacks, or this attempt made commits (that another
@@ -355,10 +370,12 @@ class Supervisor:
         base = (run_dir / "base").read_text().strip() if (run_dir / "base").exists() else tip
         return gitops.commits_between(base, branch, self.root) > 0
 
-    def _busy_worktrees(self) -> list[Path]:
+    def _busy_worktrees(self) -> list[tuple[Path, float, str]]:
+        """Each running attempt's worktree, when it started, and its bead."""
         with self.lock:
-            slots = sorted(self.busy)
-        return [p for p in map(self.pool.path, slots) if (p / ".git").exists()]
+            busy = sorted(self.busy.items())
+        return [(self.pool.path(s), self.slot_started.get(s, 0.0), b) for s, b in busy
+                if (self.pool.path(s) / ".git").exists()]  # fmt: skip
 
     def _guard_target(self) -> None:
         """Called by the queue before it builds on the target: undo what running agents put there."""
@@ -396,6 +413,8 @@ class Supervisor:
             self.events.emit("done", bead_id, n, findings=len(result.findings))
         elif bead.status == "queued":
             self._enqueue(bead_id)
+        else:
+            self.events.emit("awaiting_approval", bead_id, n)
 
     def _enqueue(self, bead_id: str) -> None:
         with self.lock:
@@ -539,7 +558,7 @@ class Supervisor:
         for bead in sorted(beads.values(), key=lambda b: b.updated_at):
             if bead.status == "running" and self._matches(bead):
                 self._recover_running(bead)
-            elif bead.status == "queued":
+            elif bead.status == "queued" and self._matches(bead):
                 self._enqueue(bead.id)
 
     def _recover_running(self, bead: Bead) -> None:
@@ -587,3 +606,8 @@ class Supervisor:
             say(f"mayor: the budget stopped this run ({self.budget_stop})")
             return 1
         return 1 if failed or waiting else 0
+
+
+def _last_counted(bead: Bead, before: int) -> Attempt | None:
+    """The latest attempt before number ``before`` that was not interrupted (its feedback counts)."""
+    return next((a for a in reversed(bead.attempts) if a.n < before and a.outcome != "interrupted"), None)

@@ -18,18 +18,30 @@ from supervisor import gitops
 from supervisor.events import EventLog
 from supervisor.proc import git, run
 
-_MAKING = ("commit", "merge", "cherry-pick", "rebase", "pull", "am", "revert")
-"""Reflog subjects of operations that create commits (``checkout`` and ``reset`` do not)."""
+_MAKING = ("commit", "cherry-pick", "revert", "am", "rebase (pick)", "rebase (squash)", "rebase (fixup)",
+           "rebase (reword)", "rebase (edit)")  # fmt: skip
+"""Reflog subjects of operations that create a commit. ``checkout``, ``reset``, ``rebase (start)``
+and fast-forwards only move HEAD to a commit that already existed (maybe a user's)."""
 REFLOG_DEPTH = 500
 
 
-def made_in(worktree: Path) -> set[str]:
-    """Commits created in ``worktree``, from its HEAD reflog."""
-    out = run(["git", "reflog", "show", "--format=%H %gs", f"-n{REFLOG_DEPTH}", "HEAD"], worktree, check=False).stdout
+def _creates(subject: str) -> bool:
+    if subject.startswith(("merge ", "pull")):
+        return "Fast-forward" not in subject
+    return subject.startswith(_MAKING)
+
+
+def made_in(worktree: Path, since: float = 0.0) -> set[str]:
+    """Commits created in ``worktree`` (from its HEAD reflog) at or after ``since`` (the attempt's start)."""
+    out = run(["git", "reflog", "show", "--date=unix", "--format=%H %gd %gs", f"-n{REFLOG_DEPTH}", "HEAD"],
+              worktree, check=False).stdout  # fmt: skip
     made = set()
     for line in out.splitlines():
-        sha, _, subject = line.partition(" ")
-        if subject.startswith(_MAKING):
+        sha, selector, subject = (line.split(" ", 2) + ["", ""])[:3]
+        stamp = selector[selector.find("{") + 1 : -1]
+        if stamp.isdigit() and int(stamp) < int(since):
+            break
+        if _creates(subject):
             made.add(sha)
     return made
 
@@ -46,10 +58,10 @@ class TargetGuard:
     def ref(self) -> str:
         return f"refs/heads/{self.target}"
 
-    def restore(self, worktree: Path, bead_id: str | None = None) -> str | None:
-        """Put the target back if its tip is a commit the agent in ``worktree`` made; say so."""
+    def restore(self, worktree: Path, since: float, bead_id: str | None = None) -> str | None:
+        """Put the target back if its tip is a commit the agent in ``worktree`` made since ``since``."""
         tip = gitops.rev(self.ref, self.root)
-        made = made_in(worktree) - set(self.landed)
+        made = made_in(worktree, since) - set(self.landed)
         if tip is None or tip not in made:
             return None
         back = self._last_good(tip, made)
@@ -59,7 +71,7 @@ class TargetGuard:
         return (f"the agent committed onto {self.target} directly; {self.target} was put back to {back[:10]} "
                 "and the work is kept on its branch")  # fmt: skip
 
-    def good_tip(self, worktrees: list[Path]) -> str | None:
+    def good_tip(self, worktrees: list[tuple[Path, float, str]]) -> str | None:
         """The target's tip, once no agent working in ``worktrees`` made it (undoing it if one did).
 
         The tip is read first and checked after, so an agent moving the target in between can
@@ -67,11 +79,11 @@ class TargetGuard:
         """
         for _ in range(5):
             tip = gitops.rev(self.ref, self.root)
-            culprits = [w for w in worktrees if tip in made_in(w) - set(self.landed)]
+            culprits = [(w, t, b) for w, t, b in worktrees if tip in made_in(w, t) - set(self.landed)]
             if tip is None or not culprits:
                 return tip
-            for worktree in culprits:
-                self.restore(worktree)
+            for worktree, since, bead_id in culprits:
+                self.restore(worktree, since, bead_id)
         return gitops.rev(self.ref, self.root)
 
     def _last_good(self, tip: str, made: set[str]) -> str | None:

@@ -58,10 +58,9 @@ def shown(bead_id: str) -> dict[str, Any]:
 
 def set_status(bead_id: str, status: str) -> None:
     """What the supervisor does when a bead lands or fails (no CLI command does this)."""
-    store = open_repo().store
-    bead = store.get(bead_id)
-    bead.status = status  # type: ignore[assignment]
-    store.update(bead)
+    from supervisor.beadstate import modify
+
+    modify(open_repo().store, bead_id, lambda bead: setattr(bead, "status", status))
 
 
 def console(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -16,6 +16,7 @@ from beads import graph, summary_cache
 from beads.errors import BeadFileError, CycleError, UnknownDependency
 from beads.models import STATUSES, Bead, BeadSummary
 from beads.store import Store
+from supervisor.beadstate import modify
 from supervisor.cli import app
 from supervisor.commands import query
 from supervisor.repo import open_repo
@@ -89,9 +90,7 @@ def test_added_removed_and_replaced_files_are_seen(tmp_path: Path, later: None) 
     store.summaries()
     c = add(store, "c", (a,))
     store.path(b).unlink()
-    bead = store.get(a)
-    bead.status = "merged"
-    store.update(bead)
+    modify(store, a, lambda bead: setattr(bead, "status", "merged"))
     assert store.summaries() == expected(store)
     assert set(store.summaries()) == {a, c}
     assert cached_ids(store) == {a, c}
@@ -190,9 +189,7 @@ def test_ready_json_is_the_whole_record_even_when_a_writer_races(mayor_repo: Pat
     assert [r["id"] for r in records] == [a, b]
     assert records[0] == {**store.get(a).model_dump(mode="json"), "critical_path_minutes": 30}
     stale = store.summaries()
-    bead = store.get(a)
-    bead.status = "running"
-    store.update(bead)
+    modify(store, a, lambda bead: setattr(bead, "status", "running"))
     assert query._whole(store, [stale[a], stale[b]]) is None
     store.path(b).unlink()
     assert query._whole(store, [stale[b]]) is None

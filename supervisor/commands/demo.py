@@ -90,10 +90,7 @@ def _sling(path: Path) -> int:
 
 
 def _summary(path: Path) -> None:
-    try:
-        from supervisor import report
-    except ImportError:  # the summary arrives with its own module
-        return
+    from supervisor import report
     from supervisor.repo import Repo
 
     print(report.render_markdown(report.facts(Repo(path))))

@@ -28,6 +28,10 @@ def show(*, follow: bool = False, as_json: bool = False) -> int:
 
 
 def emit(*, type: str, data: str | None = None) -> int:
+    from supervisor.events import TYPES
+
+    if type in TYPES or type.startswith("sling_"):
+        raise MayorError(f"{type!r} is an event the supervisor writes; name your milestone otherwise (e.g. step_done)")
     try:
         payload = json.loads(data) if data else {}
     except ValueError as exc:

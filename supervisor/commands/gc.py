@@ -8,6 +8,7 @@ from pathlib import Path
 
 from beads.models import ACTIVE
 from supervisor import gitops
+from supervisor.lock import describe, holder
 from supervisor.output import say
 from supervisor.proc import git
 from supervisor.repo import open_repo
@@ -35,9 +36,9 @@ def _human(size: int) -> str:
 
 def run(*, keep_pool: bool = False) -> int:
     repo = open_repo()
-    lock = repo.mayor_dir / "state" / "supervisor.json"
-    if lock.exists():
-        say(f"a supervisor may be running ({lock}); gc leaves worktrees alone while it does")
+    running = holder(repo.mayor_dir)
+    if running is not None:
+        say(f"a supervisor is running ({describe(running)}); gc leaves the worktrees alone while it does")
         keep_pool = True
     beads = repo.store.load()
     freed = 0
