@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ import pydantic
 
 from beads.models import Bead, Finding, Usage
 from supervisor import gitops
-from supervisor.proc import clean_env, git, run
+from supervisor.proc import git, run, run_group
 from supervisor.worktrees import branch_name
 
 CHECK_TIMEOUT_S = 600.0
@@ -90,14 +90,12 @@ def run_checks(bead: Bead, path: Path, env: dict[str, str], log: Path) -> list[C
     for criterion in bead.acceptance:
         if not criterion.check:
             continue
-        try:
-            proc = subprocess.run(
-                ["bash", "-c", criterion.check], cwd=path, env=clean_env(env), capture_output=True,
-                text=True, stdin=subprocess.DEVNULL, timeout=CHECK_TIMEOUT_S, start_new_session=True,
-            )  # fmt: skip
-            code, output = proc.returncode, proc.stdout + proc.stderr
-        except subprocess.TimeoutExpired:
-            code, output = 124, f"timed out after {CHECK_TIMEOUT_S:.0f}s"
+        with tempfile.TemporaryFile() as out:
+            code = run_group(criterion.check, path, env, CHECK_TIMEOUT_S, out)
+            out.seek(0)
+            output = out.read().decode(errors="replace")
+        if code is None:
+            code, output = 124, output + f"\nmayor: the check timed out after {CHECK_TIMEOUT_S:.0f}s"
         results.append(CheckResult(criterion.text, criterion.check, code, output))
     with open(log, "w", encoding="utf-8") as out:
         for r in results:

@@ -12,7 +12,6 @@ queue put there from commits made by others.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +21,15 @@ from beads.models import Bead
 from beads.store import atomic_write
 from supervisor import gitops
 from supervisor.errors import MayorError
-from supervisor.proc import clean_env, git, run
+from supervisor.proc import git, run, run_group
 from supervisor.worktrees import ADMIN_LOCK, branch_name
 
 MAX_ROUNDS = 5
 """Times a candidate is rebuilt when the target moves under the queue before giving up for now."""
+
+
+class BranchGone(MayorError):
+    """A queued bead whose branch no longer exists: that bead fails, the run goes on."""
 
 
 @dataclass
@@ -86,7 +89,8 @@ class MergeQueue:
     def land(self, bead: Bead, log_dir: Path) -> Landing:
         head = gitops.rev(f"refs/heads/{branch_name(bead.id)}", self.root)
         if head is None:
-            raise MayorError(f"branch {branch_name(bead.id)} of {bead.id} is gone; reopen the bead to redo it")
+            raise BranchGone(f"branch {branch_name(bead.id)} of {bead.id} is gone (deleted, or not in this clone); "
+                             f"`mayor reopen {bead.id}` to redo it")  # fmt: skip
         for _ in range(MAX_ROUNDS):
             if self.guard is not None:
                 self.guard()
@@ -163,18 +167,13 @@ class MergeQueue:
         return Landing("gate_failed", detail=f"the gate `{self.gate}` failed (exit {code}):\n{tail}")
 
     def _gate_once(self, log: Path, candidate: str, append: bool) -> int:
-        env = clean_env({"MAYOR_CANDIDATE": candidate, "MAYOR_TARGET": self.target})
+        env = {"MAYOR_CANDIDATE": candidate, "MAYOR_TARGET": self.target}
         with open(log, "ab" if append else "wb") as out:
-            try:
-                proc = subprocess.run(
-                    ["bash", "-c", self.gate or "true"], cwd=self.path, env=env, stdout=out,
-                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=self.gate_timeout,
-                    start_new_session=True,
-                )  # fmt: skip
-            except subprocess.TimeoutExpired:
+            code = run_group(self.gate or "true", self.path, env, self.gate_timeout, out)
+            if code is None:
                 out.write(f"\nmayor: the gate timed out after {self.gate_timeout:.0f}s\n".encode())
                 return 124
-        return proc.returncode
+        return code
 
     def _move(self, tip: str, candidate: str) -> bool | Landing:
         """Compare-and-swap the target from ``tip`` to ``candidate``; bring the user's checkout along."""

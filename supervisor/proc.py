@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 from supervisor.errors import CommandError
-
 
 # Set by git for hooks and by callers; any of them would make git in another worktree act on
 # the wrong repository or index. Author, committer and config variables are kept.
@@ -55,3 +56,20 @@ def run(
 def git(*args: str, cwd: Path | None = None, check: bool = True) -> str:
     """``git ARGS`` in ``cwd``; its stdout without the trailing newline."""
     return run(["git", *args], cwd, check=check).stdout.rstrip("\n")
+
+
+def run_group(command: str, cwd: Path, env: Mapping[str, str], timeout: float, out: IO[bytes]) -> int | None:
+    """``bash -c command`` in its own process group, output to ``out``; on timeout the whole group
+    is killed (a test server the command started included) and None is returned."""
+    proc = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=clean_env(env), stdout=out,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever it left running, on every exit path
+        except (ProcessLookupError, PermissionError):
+            pass
+        proc.wait()

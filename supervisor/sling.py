@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,19 +23,26 @@ from beads import graph
 from beads.models import Attempt, Bead, Result, now
 from supervisor import evidence, gitops
 from supervisor.agentproc import AgentProcess, Exit
-from supervisor.agents import Adapter, LaunchContext, Report, adapter_for, check_runnable, resolve_agent
-from supervisor.beadstate import begin_attempt, current, end_attempt, modify
+from supervisor.agents import (
+    Adapter,
+    LaunchContext,
+    Report,
+    adapter_for,
+    check_runnable,
+    resolve_agent,
+)
 from supervisor.agents.context import write_context
+from supervisor.beadstate import begin_attempt, current, end_attempt, modify
 from supervisor.budget import Budget
 from supervisor.config import AgentConfig
 from supervisor.errors import MayorError
 from supervisor.events import EventLog
 from supervisor.lock import supervisor_lock
-from supervisor.merge_queue import Landing, MergeQueue
-from supervisor.target_guard import TargetGuard
+from supervisor.merge_queue import BranchGone, Landing, MergeQueue
 from supervisor.output import say
 from supervisor.prompts import bead_fields, render
 from supervisor.repo import Repo
+from supervisor.target_guard import TargetGuard
 from supervisor.worktrees import Pool, branch_name
 
 LOOK_S = 2.0
@@ -119,13 +129,18 @@ class Supervisor:
             merger = threading.Thread(target=self._merge_worker, name="merge-queue", daemon=True)
             merger.start()
             try:
-                self._recover()
-                self._loop()
+                with _sigterm_as_interrupt():
+                    self._recover()
+                    self._loop()
             except KeyboardInterrupt:
                 self._shutdown(merger)
                 self.events.emit("sling_stopped", reason="interrupted")
                 say("mayor: interrupted; running agents were stopped. `mayor sling` resumes.")
                 return 130
+            except BaseException:
+                self._shutdown(merger)
+                self.events.emit("sling_stopped", reason="error")
+                raise
             self.merge_q.put(None)
             merger.join()
             self.events.emit("sling_stopped", reason="done")
@@ -239,7 +254,12 @@ class Supervisor:
     # -- one attempt -----------------------------------------------------------------------
     def _attempt(self, slot: int, bead_id: str, adopt: AgentProcess | None) -> None:
         if adopt is None:
-            bead, agent, path = self._launch(slot, bead_id)
+            try:
+                bead, agent, path = self._launch(slot, bead_id)
+            except Failure as failure:
+                n = current(self.store.get(bead_id)).n
+                self._failed(bead_id, n, failure, self.repo.runs_dir / bead_id / str(n))
+                return
         else:
             bead, agent, path = self.store.get(bead_id), adopt, self.pool.path(slot)
             self.slot_started[slot] = agent.started - 2.0  # from the agent's record (a little early is safe)
@@ -275,8 +295,7 @@ class Supervisor:
         (run_dir / "base").write_text(tip)
         self.slot_started[slot] = time.time()
         switch_start = time.monotonic()
-        path = self.pool.prepare(slot, bead_id, tip, known_clean=slot in self.clean_slots)
-        self.clean_slots.discard(slot)
+        path = self._prepare(slot, bead_id, tip, run_dir)
         switch_s = round(time.monotonic() - switch_start, 4)
         self._bring_up_to_date(bead, path, tip)
         env = self._agent_env(bead, n, slot, run_dir, path)
@@ -292,6 +311,17 @@ class Supervisor:
         agent = AgentProcess.start(launch.command, path, run_dir, env, {"slot": slot, "model": ctx.model})
         self.events.emit("agent_started", bead_id, n, pid=agent.pid, slot=slot, switch_s=switch_s)
         return bead, agent, path
+
+    def _prepare(self, slot: int, bead_id: str, tip: str, run_dir: Path) -> Path:
+        """The slot's worktree on the bead's branch; a failure (a setup that fails, a branch checked
+        out by someone) ends this attempt with the reason, not the whole run."""
+        try:
+            self.pool.unlock(slot)  # a supervisor killed mid-checkout leaves git's locks behind
+            return self.pool.prepare(slot, bead_id, tip, known_clean=slot in self.clean_slots)
+        except MayorError as exc:
+            raise Failure("setup_failed", f"the worktree could not be prepared: {exc}") from None
+        finally:
+            self.clean_slots.discard(slot)
 
     def _bring_up_to_date(self, bead: Bead, path: Path, tip: str) -> None:
         """On a retry after a conflict, merge the target in so the agent resolves it where it works."""
@@ -493,7 +523,15 @@ class Supervisor:
             return
         n = current(bead).n if bead.attempts else None
         run_dir = self.repo.runs_dir / bead_id / str(n or 0)
-        landing = self.queue.land(bead, run_dir)
+        try:
+            landing = self.queue.land(bead, run_dir)
+        except BranchGone as gone:
+            reason = str(gone)
+            modify(self.store, bead_id, lambda b: end_attempt(b, "failed", reason, max_attempts=0))
+            self.events.emit("failed", bead_id, n, error=reason)
+            with self.lock:
+                self.in_queue.discard(bead_id)
+            return
         if landing.outcome == "blocked":
             self._blocked_landing(bead_id, n, landing.detail)
             return
@@ -556,7 +594,7 @@ class Supervisor:
                 self.events.emit("recovered", bead_id, None, what="completed a landing")
         beads = self.store.load()
         for bead in sorted(beads.values(), key=lambda b: b.updated_at):
-            if bead.status == "running" and self._matches(bead):
+            if bead.status == "running":
                 self._recover_running(bead)
             elif bead.status == "queued" and self._matches(bead):
                 self._enqueue(bead.id)
@@ -565,7 +603,9 @@ class Supervisor:
         run_dir = self.repo.runs_dir / bead.id / str(current(bead).n)
         agent = AgentProcess.adopt(run_dir)
         slot = agent.extra.get("slot") if agent else None
-        if agent is None or not isinstance(slot, int) or slot in self.busy:
+        if agent is None or not isinstance(slot, int) or slot in self.busy or not self._matches(bead):
+            if agent is not None and not agent.gone:
+                agent.kill("interrupted")  # not ours to finish in this run: never let it write into a reused slot
             self._interrupted(bead.id)
             self.events.emit("recovered", bead.id, current(bead).n, what="restarting an attempt cut short")
             return
@@ -611,3 +651,16 @@ class Supervisor:
 def _last_counted(bead: Bead, before: int) -> Attempt | None:
     """The latest attempt before number ``before`` that was not interrupted (its feedback counts)."""
     return next((a for a in reversed(bead.attempts) if a.n < before and a.outcome != "interrupted"), None)
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job, ``kill``) stops a run the way Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -92,3 +92,35 @@ def test_sarif_keeps_paths_that_start_with_a_dot() -> None:
              Finding(file=".github/workflows/ci.yml", line=2, severity="low", title="x")]  # fmt: skip
     uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in review.sarif(found, "0")["runs"][0]["results"]]
     assert uris == [".env", ".github/workflows/ci.yml"]
+
+
+def test_a_gate_that_times_out_takes_its_children_with_it(tmp_path: Path) -> None:
+    import os
+
+    from supervisor.proc import run_group
+
+    pidfile = tmp_path / "child.pid"
+    with open(tmp_path / "gate.log", "wb") as log:
+        code = run_group(f"sleep 300 & echo $! > {pidfile}; wait", tmp_path, {}, 0.5, log)
+    assert code is None
+    pid = int(pidfile.read_text())
+    try:
+        os.kill(pid, 0)
+        alive = Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except ProcessLookupError:
+        alive = False
+    assert not alive
+
+
+def test_a_queued_bead_whose_branch_is_gone_fails_alone(mayor_repo: Path, tmp_path: Path) -> None:
+    agent = script(tmp_path / "agent.sh", """
+        echo "$MAYOR_BEAD_ID" > "out-$MAYOR_BEAD_ID.txt" && git add -A && git commit -q -m "work"
+    """)
+    configure(mayor_repo, {"a": agent})
+    _commit_config(mayor_repo)
+    add_bead(mayor_repo, "gone", status="queued", attempts=[{"n": 1, "outcome": "passed"}])
+    add_bead(mayor_repo, "fine")
+    out = sling(mayor_repo)
+    assert out.returncode == 1
+    assert bead(mayor_repo, "gone").status == "failed" and "is gone" in (bead(mayor_repo, "gone").error or "")
+    assert bead(mayor_repo, "fine").status == "merged"

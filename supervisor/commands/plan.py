@@ -20,7 +20,13 @@ from beads import importer
 from beads.errors import ImportFormatError, MayorError
 from beads.models import LANDED, Bead
 from beads.store import Store
-from supervisor.commands.design import Chat, Workspace, open_chat, repository_context, require_api_key
+from supervisor.commands.design import (
+    Chat,
+    Workspace,
+    open_chat,
+    repository_context,
+    require_api_key,
+)
 from supervisor.output import print_json, say
 
 RETRIES = 2
