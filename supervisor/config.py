@@ -28,6 +28,15 @@ class AgentConfig(_Section):
     args: list[str] = Field(default_factory=list)
     """Extra arguments for an external CLI (permission flags and the like)."""
     max_steps: int | None = None
+    """Built-in agent: model calls per attempt (``--max-steps`` overrides)."""
+    max_tokens: int | None = None
+    """Built-in agent: tokens per attempt; reaching it ends the attempt as failed."""
+    max_usd: float | None = None
+    """Built-in agent: dollars per attempt."""
+    max_seconds: float | None = None
+    """Built-in agent: wall time of the model loop per attempt."""
+    trim_after_tokens: int | None = None
+    """Built-in agent: past this many prompt tokens, the oldest tool results are shortened."""
 
 
 class BudgetConfig(_Section):
@@ -121,7 +130,11 @@ id_prefix = "mr"
 # runs any shell command line in the bead's worktree.
 # [agents.builtin]
 # model = "claude-sonnet-5-5"
-# max_steps = 60
+# max_steps = 60             # model calls per attempt
+# max_tokens = 2000000       # tokens per attempt
+# max_usd = 2.0              # dollars per attempt
+# max_seconds = 1800         # wall time of the model loop
+# trim_after_tokens = 120000 # past this, the oldest tool results are shortened
 # [agents.cc]
 # kind = "claude-code"
 # args = ["--permission-mode", "acceptEdits"]

@@ -304,8 +304,10 @@ class Supervisor:
                             self.opts.max_steps)  # fmt: skip
         launch = adapter.launch(ctx)
         env.update(launch.env)
-        if self.budget.remaining_usd() is not None:
-            env["MAYOR_MAX_USD"] = f"{self.budget.remaining_usd():.4f}"
+        remaining = self.budget.remaining_usd()
+        if remaining is not None:  # an agent may not spend past what is left of the run's budget
+            cap = min(remaining, float(env.get("MAYOR_MAX_USD", remaining)))
+            env["MAYOR_MAX_USD"] = f"{cap:.4f}"
         self.events.emit("slung", bead_id, n, slot=slot, worktree=str(path), agent=name, model=ctx.model)
         self.running_dirs[bead_id] = run_dir
         agent = AgentProcess.start(launch.command, path, run_dir, env, {"slot": slot, "model": ctx.model})
@@ -475,6 +477,9 @@ class Supervisor:
         report = adapter.report(agent.run_dir, agent.extra.get("model") or config.model)
         usage = report.usage
         if usage is not None:
+            if usage.cost_usd is None and self.budget.usd is not None and not self.budget.unpriced:
+                say(f"mayor: warning: {bead.id}'s model has no known price: its tokens count against "
+                    "--budget-tokens but not against --budget-usd")  # fmt: skip
             self.budget.add(usage)
             self.events.emit("usage", bead.id, current(bead).n if bead.attempts else None,
                              tokens=usage.total_tokens, cost_usd=usage.cost_usd)  # fmt: skip

@@ -97,9 +97,14 @@ class BuiltinAdapter:
         from supervisor.pricing import WORKER_MODEL
 
         env = {"MAYOR_MODEL": ctx.model or WORKER_MODEL}
-        steps = ctx.max_steps or ctx.config.max_steps
-        if steps:
-            env["MAYOR_MAX_STEPS"] = str(steps)
+        limits = {
+            "MAYOR_MAX_STEPS": ctx.max_steps or ctx.config.max_steps,
+            "MAYOR_MAX_TOKENS": ctx.config.max_tokens,
+            "MAYOR_MAX_USD": ctx.config.max_usd,
+            "MAYOR_MAX_SECONDS": ctx.config.max_seconds,
+            "MAYOR_TRIM_AFTER_TOKENS": ctx.config.trim_after_tokens,
+        }
+        env.update({name: str(value) for name, value in limits.items() if value is not None})
         return Launch(f"{shlex.quote(sys.executable)} -m supervisor.agents.builtin", env)
 
     def report(self, run_dir: Path, model: str | None) -> Report:
