@@ -194,12 +194,15 @@ class BeadSummary:
     estimate_minutes: int | None
     created_at: datetime
     deps: list[str]
+    labels: list[str]
+    """For ``mayor sling --label``: the scheduler works from summaries too."""
 
     @classmethod
     def of(cls, bead: Bead) -> BeadSummary:
         return cls(
-            bead.id, bead.title, bead.status, bead.priority, bead.estimate_minutes, bead.created_at, list(bead.deps)
-        )
+            bead.id, bead.title, bead.status, bead.priority, bead.estimate_minutes, bead.created_at, list(bead.deps),
+            list(bead.labels),
+        )  # fmt: skip
 
     @property
     def landed(self) -> bool:

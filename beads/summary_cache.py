@@ -37,7 +37,7 @@ import pydantic
 from beads import models
 from beads.models import BeadSummary
 
-FORMAT = 1
+FORMAT = 2
 """Bump when the layout of an entry changes."""
 SETTLE_NS = 3_000_000_000
 """A file changed this recently is not cached: longer than any file system's timestamp tick."""
@@ -81,8 +81,8 @@ class SummaryCache:
             flat = iter(data["signatures"])
             columns = (data[key] for key in _COLUMNS)
             return {
-                i: (sig, BeadSummary(i, t, s, p, e, datetime.fromisoformat(c), d))
-                for sig, i, t, s, p, e, c, d in zip(zip(flat, flat, flat, flat), *columns, strict=True)
+                i: (sig, BeadSummary(i, t, s, p, e, datetime.fromisoformat(c), d, ls))
+                for sig, i, t, s, p, e, c, d, ls in zip(zip(flat, flat, flat, flat), *columns, strict=True)
             }
         except (OSError, ValueError, TypeError, KeyError):
             return {}
@@ -100,6 +100,7 @@ class SummaryCache:
             "estimate_minutes": [s.estimate_minutes for _, s in kept],
             "created_at": [s.created_at.isoformat() for _, s in kept],
             "deps": [s.deps for _, s in kept],
+            "labels": [s.labels for _, s in kept],
         }
         text = json.dumps(data, separators=(",", ":"))
         try:
@@ -117,4 +118,4 @@ class SummaryCache:
             Path(tmp).unlink(missing_ok=True)  # already gone when the replace succeeded
 
 
-_COLUMNS = ("id", "title", "status", "priority", "estimate_minutes", "created_at", "deps")
+_COLUMNS = ("id", "title", "status", "priority", "estimate_minutes", "created_at", "deps", "labels")

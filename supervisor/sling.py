@@ -14,13 +14,13 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from beads import graph
-from beads.models import Attempt, Bead, Result, now
+from beads.models import Attempt, Bead, BeadSummary, Result, now
 from supervisor import evidence, gitops
 from supervisor.agentproc import AgentProcess, Exit
 from supervisor.agents import (
@@ -172,7 +172,7 @@ class Supervisor:
         return 0
 
     # -- choosing beads --------------------------------------------------------------------
-    def _matches(self, bead: Bead) -> bool:
+    def _matches(self, bead: Bead | BeadSummary) -> bool:
         if self.opts.only and bead.id not in self.opts.only:
             return False
         return self.opts.label is None or self.opts.label in bead.labels
@@ -198,7 +198,7 @@ class Supervisor:
             if self.fatal is not None:
                 raise self.fatal
             seen = self._beads_changed_at()
-            beads = self.store.load()
+            beads = self.store.summaries()  # cached: a wake does not parse every whole bead
             if not self.stopping.is_set():
                 self._fill(beads)
             with self.lock:
@@ -215,7 +215,7 @@ class Supervisor:
         except OSError:
             return 0
 
-    def _fill(self, beads: dict[str, Bead]) -> None:
+    def _fill(self, beads: Mapping[str, BeadSummary]) -> None:
         for bead in beads.values():  # approved by `mayor approve` while we run
             if bead.status == "queued" and bead.id not in self.in_queue and bead.id not in self.unlanded and self._matches(bead):
                 self._enqueue(bead.id)
