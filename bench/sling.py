@@ -165,28 +165,6 @@ def bench_idle(seconds: float = 20.0) -> dict:
     return {"cpu_s": cpu, "wall_s": wall, "share_of_core": cpu / wall, "target": 0.02}
 
 
-def bench_topup(n: int = 24, slots: int = 4) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = make_repo(Path(tmp), 2000, f"sleep 0.2 && {COMMIT_ONE}")
-        add_beads(repo, [Bead(id=f"t{i:02d}", title=f"topup {i}") for i in range(n)])
-        sling(repo, slots)
-        gaps, switches = [], []
-        exited: dict[int, float] = {}
-        slot_of: dict[str, int] = {}
-        for event in events(repo):
-            if event["type"] == "slung":
-                slot_of[event["bead"]] = event["data"]["slot"]
-                if event["data"]["slot"] in exited:
-                    gaps.append(ts(event) - exited[event["data"]["slot"]])
-            elif event["type"] == "agent_exited":
-                exited[slot_of[event["bead"]]] = ts(event)
-            elif event["type"] == "agent_started" and "switch_s" in event["data"]:
-                switches.append(event["data"]["switch_s"])
-    topup = statistics.median(gaps)
-    switch = statistics.median(switches) if switches else 0.0
-    return {"median_exit_to_next_slung_s": topup, "median_worktree_switch_s": switch, "target_s": 0.2}
-
-
 def _topups(repo: Path) -> list[float]:
     gaps, exited, slot_of = [], {}, {}
     for event in events(repo):
@@ -197,6 +175,18 @@ def _topups(repo: Path) -> list[float]:
         elif event["type"] == "agent_exited":
             exited[slot_of[event["bead"]]] = ts(event)
     return gaps
+
+
+def bench_topup(n: int = 24, slots: int = 4) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = make_repo(Path(tmp), 2000, f"sleep 0.2 && {COMMIT_ONE}")
+        add_beads(repo, [Bead(id=f"t{i:02d}", title=f"topup {i}") for i in range(n)])
+        sling(repo, slots)
+        gaps = _topups(repo)
+        switches = [e["data"]["switch_s"] for e in events(repo) if e["type"] == "agent_started" and "switch_s" in e["data"]]
+    topup = statistics.median(gaps)
+    switch = statistics.median(switches) if switches else 0.0
+    return {"median_exit_to_next_slung_s": topup, "median_worktree_switch_s": switch, "target_s": 0.2}
 
 
 def bench_topup_large(landed: int = 10_000, n: int = 16, slots: int = 4) -> dict:
