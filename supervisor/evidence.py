@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import pydantic
-
-from beads.models import Bead, Finding, Usage
+from beads.models import Bead
 from supervisor import gitops
 from supervisor.proc import git, run, run_group
 from supervisor.worktrees import branch_name
@@ -101,44 +97,6 @@ def run_checks(bead: Bead, path: Path, env: dict[str, str], log: Path) -> list[C
         for r in results:
             out.write(f"$ {r.command}\n# {r.text}: exit {r.code}\n{r.output}\n")
     return results
-
-
-@dataclass
-class AgentResult:
-    summary: str = ""
-    findings: list[Finding] = field(default_factory=list)
-    usage: Usage | None = None
-    problems: list[str] = field(default_factory=list)
-    error: str | None = None
-    """The agent's own account of why it stopped short (a limit, an API failure)."""
-    turns: int | None = None
-
-
-def read_result(run_dir: Path) -> AgentResult:
-    """The agent's optional ``result.json``; bad parts are reported, never trusted."""
-    path = run_dir / "result.json"
-    if not path.exists():
-        return AgentResult()
-    try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return AgentResult(problems=[f"result.json is not valid JSON: {exc}"])
-    if not isinstance(data, dict):
-        return AgentResult(problems=["result.json is not a JSON object"])
-    out = AgentResult(summary=str(data.get("summary") or ""), error=data.get("error") or None)
-    if isinstance(data.get("turns"), int):
-        out.turns = data["turns"]
-    for index, raw in enumerate(data.get("findings") or []):
-        try:
-            out.findings.append(Finding.model_validate(raw))
-        except pydantic.ValidationError as exc:
-            out.problems.append(f"finding {index + 1} dropped: {exc.errors()[0]['msg']}")
-    if data.get("usage") is not None:
-        try:
-            out.usage = Usage.model_validate(data["usage"])
-        except pydantic.ValidationError as exc:
-            out.problems.append(f"usage dropped: {exc.errors()[0]['msg']}")
-    return out
 
 
 def tail(path: Path, chars: int = 3000) -> str:

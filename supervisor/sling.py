@@ -40,6 +40,7 @@ from supervisor.events import EventLog
 from supervisor.lock import supervisor_lock
 from supervisor.merge_queue import BranchGone, Landing, MergeQueue
 from supervisor.output import say
+from supervisor.pricing import usd
 from supervisor.prompts import bead_fields, render
 from supervisor.repo import Repo
 from supervisor.target_guard import TargetGuard
@@ -644,7 +645,7 @@ class Supervisor:
             say(f"not landed: {bead.id} {bead.title}: {reason}")
         landed = sum(1 for b in taken if b.landed)
         spent = self.budget.total()
-        cost = "unpriced" if self.budget.unpriced and not spent.cost_usd else f"${spent.cost_usd or 0.0:.4f}"
+        cost = usd(spent.cost_usd or 0.0) + (" + unpriced usage" if self.budget.unpriced else "")
         say(f"mayor: {landed} landed, {len(failed)} failed, {len(waiting)} not landed; "
             f"{spent.total_tokens} tokens, {cost}")  # fmt: skip
         if self.budget_stop:

@@ -218,7 +218,6 @@ class PromptCache:
             for j in range(max(1, bp - LOOKBACK_BLOCKS), bp + 1):
                 if j > hit and self.entries.get(hashes[j], 0.0) > now:
                     hit = j
-        last = max(breakpoints, default=0)
         if hit:
             self.entries[hashes[hit]] = now + self.ttl_s
         written = 0

@@ -13,11 +13,14 @@ or a structured stream in its log) into usage, cost, an error and findings.
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+import pydantic
 
 from beads.models import Bead, Finding, Usage
 from supervisor.config import AgentConfig, Config
@@ -66,12 +69,31 @@ class Adapter(Protocol):
 
 
 def result_file_report(run_dir: Path) -> Report:
-    """The optional ``result.json`` an agent writes in its run folder."""
-    from supervisor.evidence import read_result
-
-    found = read_result(run_dir)
-    return Report(usage=found.usage, error=found.error, summary=found.summary, findings=found.findings,
-                  problems=found.problems, turns=found.turns)  # fmt: skip
+    """The optional ``result.json`` an agent writes in its run folder; bad parts are reported,
+    never trusted."""
+    path = run_dir / "result.json"
+    if not path.exists():
+        return Report()
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return Report(problems=[f"result.json is not valid JSON: {exc}"])
+    if not isinstance(data, dict):
+        return Report(problems=["result.json is not a JSON object"])
+    out = Report(summary=str(data.get("summary") or ""), error=data.get("error") or None)
+    if isinstance(data.get("turns"), int):
+        out.turns = data["turns"]
+    for index, raw in enumerate(data.get("findings") or []):
+        try:
+            out.findings.append(Finding.model_validate(raw))
+        except pydantic.ValidationError as exc:
+            out.problems.append(f"finding {index + 1} dropped: {exc.errors()[0]['msg']}")
+    if data.get("usage") is not None:
+        try:
+            out.usage = Usage.model_validate(data["usage"])
+        except pydantic.ValidationError as exc:
+            out.problems.append(f"usage dropped: {exc.errors()[0]['msg']}")
+    return out
 
 
 class CommandAdapter:
@@ -132,14 +154,20 @@ def resolve_agent(config: Config, name: str) -> AgentConfig:
                      f"command = \"...\", or pass --agent (defined: {', '.join(config.agents) or 'none'})")  # fmt: skip
 
 
+def api_key_set() -> bool:
+    """Whether the anthropic SDK will find credentials in the environment."""
+    import os
+
+    return bool(os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"))
+
+
 def check_runnable(name: str, agent: AgentConfig) -> None:
     """Refuse at start what cannot run: a missing key or executable, an unknown kind."""
-    import os
     import shutil
 
     adapter_for(agent.kind)
     offline = agent.model == "mayor-demo"
-    if agent.kind == "builtin" and not offline and not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+    if agent.kind == "builtin" and not offline and not api_key_set():
         raise MayorError(f"agent {name!r} is the built-in Claude agent and needs ANTHROPIC_API_KEY; set it, or "
                          "use an agent that is a command (`mayor demo` runs offline)")  # fmt: skip
     if agent.kind in ("claude-code", "codex"):

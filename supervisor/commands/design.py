@@ -8,7 +8,6 @@ the shared rate limiter), whose usage and cost are summed and reported on stderr
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -67,7 +66,9 @@ def repository_context(ws: Workspace) -> str:
 
 
 def require_api_key(command: str) -> None:
-    if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+    from supervisor.agents import api_key_set
+
+    if not api_key_set():
         raise MayorError(
             f"mayor {command} asks a Claude model and needs an API key: set ANTHROPIC_API_KEY "
             "(https://console.anthropic.com/settings/keys) and run it again"
