@@ -7,7 +7,7 @@ from pathlib import Path
 
 from beads.models import Finding
 from supervisor import review
-from tests.sling_helpers import add_bead, bead, configure, events, git, mayor, of, script, sling
+from tests.sling_helpers import add_bead, bead, configure, events, git, mayor, of, script, sling, start_sling, wait_for
 
 
 def _commit_config(repo: Path) -> None:
@@ -25,15 +25,8 @@ def test_an_agent_merging_the_users_new_commit_never_takes_it_off_main(mayor_rep
     configure(mayor_repo, {"a": agent})
     _commit_config(mayor_repo)
     add_bead(mayor_repo, "m1")
-    from tests.sling_helpers import start_sling
-
     proc = start_sling(mayor_repo)
-    for _ in range(400):
-        if of(events(mayor_repo), "agent_started"):
-            break
-        import time
-
-        time.sleep(0.05)
+    wait_for(lambda: of(events(mayor_repo), "agent_started"), "the agent to start")
     (mayor_repo / "user.txt").write_text("mine\n")
     git(mayor_repo, "add", "user.txt")
     git(mayor_repo, "commit", "-q", "-m", "the user's own commit")
