@@ -44,10 +44,7 @@ class UnknownDependency(ValidationError):
         self.bead_id = bead_id
         self.missing = list(missing)
         names = ", ".join(self.missing)
-        super().__init__(
-            f"bead {bead_id} depends on unknown bead(s) {names}; "
-            "add them first or drop the dependency"
-        )
+        super().__init__(f"bead {bead_id} depends on unknown bead(s) {names}; add them first or drop the dependency")
 
 
 class CycleError(ValidationError):

@@ -70,7 +70,7 @@ def find_cycle(beads: Mapping[str, Node]) -> list[str] | None:
                 if dep not in colour:
                     continue
                 if colour[dep] == GREY:
-                    return path[path.index(dep):]
+                    return path[path.index(dep) :]
                 if colour[dep] == WHITE:
                     colour[dep] = GREY
                     stack.append((dep, 0))

@@ -43,10 +43,25 @@ EXAMPLES = 3
 BEADS_STATUS: dict[str, str] = {"closed": "done", "tombstone": "cancelled"}
 """beads status -> bead status; every other beads status (open, in_progress, pinned ...) is open."""
 BEADS_KEPT: tuple[str, ...] = (
-    "close_reason", "owner", "assignee", "created_by", "external_ref", "due_at", "defer_until",
-    "pinned", "ephemeral", "is_template", "hook_bead", "agent_state", "mol_type", "wisp_type",
-    "source_repo", "spec_id", "metadata", "comments",
-)  # fmt: skip
+    "close_reason",
+    "owner",
+    "assignee",
+    "created_by",
+    "external_ref",
+    "due_at",
+    "defer_until",
+    "pinned",
+    "ephemeral",
+    "is_template",
+    "hook_bead",
+    "agent_state",
+    "mol_type",
+    "wisp_type",
+    "source_repo",
+    "spec_id",
+    "metadata",
+    "comments",
+)
 """Fields of a beads issue kept in the bead's ``source`` when they are not empty."""
 _EMPTY: tuple[Any, ...] = (None, "", 0, [], {}, "{}")
 _BULLET = re.compile(r"^\s*(?:(?:[-*+\u2022]|\d+[.)])\s+)?(?:\[[ xX]?\]\s*)?")
@@ -191,7 +206,9 @@ def _check_cycle(beads: Sequence[Bead], existing: Mapping[str, Bead], labels: Ma
 def mayor_records(path: Path) -> list[Record]:
     if path.is_dir():
         raise ImportFormatError(
-            str(path), None, "is a folder; --from mayor reads one JSON or JSONL file (a beads backup folder needs --from beads)"
+            str(path),
+            None,
+            "is a folder; --from mayor reads one JSON or JSONL file (a beads backup folder needs --from beads)",
         )
     text = _read_text(path)
     records = array_records(path, text) if text.lstrip().startswith("[") else jsonl_records(path)
@@ -334,10 +351,11 @@ def _backup_folder(path: Path) -> tuple[list[Record], list[Edge], dict[str, list
     issues_path = path / "issues.jsonl"
     if not issues_path.is_file():
         raise ImportFormatError(
-            str(path), None,
+            str(path),
+            None,
             "holds no issues.jsonl; give a beads backup folder (issues.jsonl, dependencies.jsonl, "
             "labels.jsonl) or a `bd export` JSONL file",
-        )  # fmt: skip
+        )
     issues, edges, labels = _export_file(issues_path)
     edges += [_edge(record, None) for record in _optional_jsonl(path / "dependencies.jsonl")]
     for record in _optional_jsonl(path / "labels.jsonl"):
@@ -394,8 +412,7 @@ def _index_issues(issues: Sequence[Record], existing: Mapping[str, Bead]) -> dic
 def _clash_message(clash: Sequence[str]) -> str:
     shown = ", ".join(clash[:10]) + (f" and {len(clash) - 10} more" if len(clash) > 10 else "")
     return (
-        f"{len(clash)} id(s) are already in the store: {shown}; "
-        "remove those beads first or import into a fresh store"
+        f"{len(clash)} id(s) are already in the store: {shown}; remove those beads first or import into a fresh store"
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +26,7 @@ DEFAULT_ESTIMATE_MINUTES = 30
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 class _Model(BaseModel):
@@ -48,12 +48,7 @@ class Usage(_Model):
 
     @property
     def total_tokens(self) -> int:
-        return (
-            self.input_tokens
-            + self.output_tokens
-            + self.cache_read_input_tokens
-            + self.cache_creation_input_tokens
-        )
+        return self.input_tokens + self.output_tokens + self.cache_read_input_tokens + self.cache_creation_input_tokens
 
     def __add__(self, other: Usage) -> Usage:
         cost = None if self.cost_usd is None or other.cost_usd is None else self.cost_usd + other.cost_usd
@@ -200,9 +195,15 @@ class BeadSummary:
     @classmethod
     def of(cls, bead: Bead) -> BeadSummary:
         return cls(
-            bead.id, bead.title, bead.status, bead.priority, bead.estimate_minutes, bead.created_at, list(bead.deps),
+            bead.id,
+            bead.title,
+            bead.status,
+            bead.priority,
+            bead.estimate_minutes,
+            bead.created_at,
+            list(bead.deps),
             list(bead.labels),
-        )  # fmt: skip
+        )
 
     @property
     def landed(self) -> bool:

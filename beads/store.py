@@ -220,6 +220,5 @@ class Store:
                     atomic_write(self.path(bead.id), bead.to_json())
 
 
-
 def dump_json(beads: list[Bead]) -> str:
     return json.dumps([b.model_dump(mode="json") for b in beads], indent=2)

@@ -82,7 +82,9 @@ class SummaryCache:
             columns = (data[key] for key in _COLUMNS)
             return {
                 i: (sig, BeadSummary(i, t, s, p, e, datetime.fromisoformat(c), d, ls))
-                for sig, i, t, s, p, e, c, d, ls in zip(zip(flat, flat, flat, flat), *columns, strict=True)
+                for sig, i, t, s, p, e, c, d, ls in zip(
+                    zip(flat, flat, flat, flat, strict=False), *columns, strict=True
+                )
             }
         except (OSError, ValueError, TypeError, KeyError):
             return {}

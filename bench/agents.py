@@ -51,8 +51,13 @@ SAMPLE_S = 0.05
 def isolated_env(home: Path) -> dict[str, str]:
     (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAYOR_", "ANTHROPIC_", "GIT_"))}
-    env.update(HOME=str(home), GIT_CONFIG_GLOBAL=str(home / ".gitconfig"), GIT_CONFIG_NOSYSTEM="1",
-               XDG_CONFIG_HOME=str(home / ".config"), XDG_CACHE_HOME=str(home / ".cache"))  # fmt: skip
+    env.update(
+        HOME=str(home),
+        GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
+        GIT_CONFIG_NOSYSTEM="1",
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+    )
     for who in ("AUTHOR", "COMMITTER"):
         env[f"GIT_{who}_NAME"], env[f"GIT_{who}_EMAIL"] = "bench", "bench@mayor.invalid"
     return env
@@ -65,7 +70,9 @@ def make_repo(base: Path, env: dict[str, str], files: int = 200) -> Path:
         (repo / "src" / f"mod{i:03d}.py").write_text(f'"""Module {i}."""\n\nVALUE = {i}\n')
     readme = "# bench project\n\n" + "".join(f"- `src/mod{i:03d}.py`: module {i}.\n" for i in range(60))
     (repo / "README.md").write_text(readme)
-    subprocess.run("git init -q -b main && git add -A && git commit -qm init", shell=True, cwd=repo, env=env, check=True)
+    subprocess.run(
+        "git init -q -b main && git add -A && git commit -qm init", shell=True, cwd=repo, env=env, check=True
+    )
     subprocess.run(["mayor", "init"], cwd=repo, env=env, check=True, capture_output=True)
     return repo
 
@@ -79,12 +86,12 @@ def script(bead_id: str, turns: int, latency: float) -> list[Step]:
         edit("create", path, file_text=f'"""Bead {bead_id}."""\n\n\ndef answer():\n    return 41\n'),
         edit("view", path),
         edit("str_replace", path, old_str="return 41", new_str="return 42"),
-        bash(f"python -c 'import runpy; print(runpy.run_path(\"{path}\")[\"answer\"]())'"),
+        bash(f'python -c \'import runpy; print(runpy.run_path("{path}")["answer"]())\''),
         edit("insert", path, insert_line=1, insert_text="# checked by the bench\n"),
         bash("git status --short"),
         edit("view", "src/mod000.py"),
     ]
-    calls = (calls * (turns // len(calls) + 1))[: turns - 1] + [bash(f"git add -A && git commit -qm 'bead {bead_id}'")]
+    calls = [*(calls * (turns // len(calls) + 1))[: turns - 1], bash(f"git add -A && git commit -qm 'bead {bead_id}'")]
     steps = [*calls, final(f"Bead {bead_id}: added {path}, answer() returns 42.")]
     return [Step(s.content, s.stop_reason, delay=latency) for s in steps]
 
@@ -184,16 +191,23 @@ def main() -> None:
     args = parser.parse_args()
     ids = [f"a{i:02d}" for i in range(args.beads)]
     scripts = {bead_id: script(bead_id, args.turns, args.latency) for bead_id in ids}
-    with tempfile.TemporaryDirectory(prefix="bench-agents-") as tmp, \
-            FakeAnthropic(scripts, min_cacheable_tokens=min_cacheable(WORKER_MODEL)) as fake:  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-agents-") as tmp,
+        FakeAnthropic(scripts, min_cacheable_tokens=min_cacheable(WORKER_MODEL)) as fake,
+    ):
         env = {**isolated_env(Path(tmp)), **fake.env()}
         repo = make_repo(Path(tmp), env)
         with Store(repo / ".mayor").edit() as tx:
             for bead_id in ids:
                 tx.put(bead_from({"id": bead_id, "title": f"Bench bead {bead_id}", "description": "Add a module."}))
         start = time.perf_counter()
-        proc = subprocess.Popen(["mayor", "sling", "--agent", "builtin", "--quiet", "-j", str(args.slots)], cwd=repo,
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+        proc = subprocess.Popen(
+            ["mayor", "sling", "--agent", "builtin", "--quiet", "-j", str(args.slots)],
+            cwd=repo,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         sampler = Sampler(proc.pid, repo / ".mayor" / "runs")
         thread = threading.Thread(target=sampler.run, daemon=True)
         thread.start()
@@ -214,8 +228,9 @@ def main() -> None:
 
 STARTUP = """
 import pathlib, tempfile
-from supervisor.agents import anthropic_model, builtin, tools
-from supervisor.agents.limiter import SharedLimiter
+from supervisor.agents.builtin import anthropic_model, tools
+from supervisor.agents.builtin import loop as builtin
+from supervisor.agents.builtin.limiter import SharedLimiter
 anthropic_model.AnthropicModel("m", SharedLimiter(pathlib.Path(tempfile.mkdtemp())))
 print(next(l for l in open("/proc/self/status") if l.startswith("VmHWM:")).split()[1])
 """
@@ -225,14 +240,24 @@ def startup(env: dict[str, str], runs: int = 3) -> tuple[float, int]:
     """CPU seconds and peak KB of an agent process that only starts (imports the SDK and the loop,
     makes its client) and exits: what every agent pays before its first model call."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peaks = [int(subprocess.run([sys.executable, "-c", STARTUP], env=env, check=True, capture_output=True,
-                                text=True).stdout) for _ in range(runs)]  # fmt: skip
+    peaks = [
+        int(subprocess.run([sys.executable, "-c", STARTUP], env=env, check=True, capture_output=True, text=True).stdout)
+        for _ in range(runs)
+    ]
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / runs, max(peaks)
 
 
-def report(args: argparse.Namespace, fake: FakeAnthropic, sampler: Sampler, usage: resource.struct_rusage,
-           wall: float, merged: int, start_cpu: float, start_kb: int) -> None:  # fmt: skip
+def report(
+    args: argparse.Namespace,
+    fake: FakeAnthropic,
+    sampler: Sampler,
+    usage: resource.struct_rusage,
+    wall: float,
+    merged: int,
+    start_cpu: float,
+    start_kb: int,
+) -> None:
     total_cpu = usage.ru_utime + usage.ru_stime
     agent_cpu = agents_cpu(sampler)
     own = sampler.procs.get(sampler.root_pid, Proc())
@@ -247,26 +272,38 @@ def report(args: argparse.Namespace, fake: FakeAnthropic, sampler: Sampler, usag
     for call in requests:
         firsts.setdefault(call.conversation, call.usage or {})
     first_read = sum(u["cache_read_input_tokens"] for u in firsts.values())
-    first_prompt = sum(u["input_tokens"] + u["cache_read_input_tokens"] + u["cache_creation_input_tokens"]
-                       for u in firsts.values())  # fmt: skip
+    first_prompt = sum(
+        u["input_tokens"] + u["cache_read_input_tokens"] + u["cache_creation_input_tokens"] for u in firsts.values()
+    )
     shown = {
-        "beads": args.beads, "merged": merged, "slots": args.slots, "requests": len(requests), "wall_s": wall,
-        "cpu_total_s": total_cpu, "cpu_agents_s": agent_cpu, "cpu_supervisor_s": supervisor_cpu,
-        "cpu_supervisor_own_s": own.own_s, "cpu_agent_startup_s": start_cpu, "supervisor_share": supervisor_cpu / total_cpu,
+        "beads": args.beads,
+        "merged": merged,
+        "slots": args.slots,
+        "requests": len(requests),
+        "wall_s": wall,
+        "cpu_total_s": total_cpu,
+        "cpu_agents_s": agent_cpu,
+        "cpu_supervisor_s": supervisor_cpu,
+        "cpu_supervisor_own_s": own.own_s,
+        "cpu_agent_startup_s": start_cpu,
+        "supervisor_share": supervisor_cpu / total_cpu,
         "agent_cpu_per_bead_s": agent_cpu / args.beads,
         "agent_startup_share_of_agent_cpu": args.beads * start_cpu / agent_cpu,
         "agent_loop_cpu_per_turn_ms": 1000 * (agent_cpu - args.beads * start_cpu) / turns,
         "supervisor_cpu_per_bead_s": supervisor_cpu / args.beads,
-        "agents_seen": len(pythons), "agent_peak_rss_max_mb": hwm[-1] / 1024 if hwm else 0.0,
+        "agents_seen": len(pythons),
+        "agent_peak_rss_max_mb": hwm[-1] / 1024 if hwm else 0.0,
         "agent_peak_rss_median_mb": statistics.median(hwm) / 1024 if hwm else 0.0,
-        "agent_peak_rss_at_startup_mb": start_kb / 1024, "supervisor_peak_rss_mb": own.hwm_kb / 1024,
-        "input_tokens": tokens["input_tokens"], "cache_read_tokens": tokens["cache_read_input_tokens"],
+        "agent_peak_rss_at_startup_mb": start_kb / 1024,
+        "supervisor_peak_rss_mb": own.hwm_kb / 1024,
+        "input_tokens": tokens["input_tokens"],
+        "cache_read_tokens": tokens["cache_read_input_tokens"],
         "cache_write_tokens": tokens["cache_creation_input_tokens"],
         "cached_share": tokens["cache_read_input_tokens"] / prompt if prompt else 0.0,
         "written_share": tokens["cache_creation_input_tokens"] / prompt if prompt else 0.0,
         "first_requests_reading_shared_prefix": sum(1 for u in firsts.values() if u["cache_read_input_tokens"]),
         "first_request_cached_share": first_read / first_prompt if first_prompt else 0.0,
-    }  # fmt: skip
+    }
     for name, value in shown.items():
         print(f"{name:<38} {value:.3f}" if isinstance(value, float) else f"{name:<38} {value}")
 

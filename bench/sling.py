@@ -31,14 +31,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from beads.models import Bead  # noqa: E402
-from beads.store import Store  # noqa: E402
+from beads.models import Bead
+from beads.store import Store
 
 GIT_ENV = {
     **os.environ,
-    "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@mayor.invalid",
-    "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@mayor.invalid",
-}  # fmt: skip
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@mayor.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@mayor.invalid",
+}
 
 
 def sh(cmd: str, cwd: Path) -> str:
@@ -53,7 +55,11 @@ def make_repo(base: Path, files: int, agent: str, gate: str = "true", idle: str 
     sh("git init -q -b main && git add -A && git commit -qm init", repo)
     subprocess.run(["mayor", "init"], cwd=repo, env=GIT_ENV, check=True, capture_output=True)
     config = repo / ".mayor" / "config.toml"
-    text = config.read_text().replace('agent = "builtin"', 'agent = "bench"').replace('idle_timeout = "10m"', f'idle_timeout = "{idle}"')
+    text = (
+        config.read_text()
+        .replace('agent = "builtin"', 'agent = "bench"')
+        .replace('idle_timeout = "10m"', f'idle_timeout = "{idle}"')
+    )
     text = (f'gate = "{gate}"\n' if gate else "") + text
     text = text.replace("[budget]", f"[agents.bench]\ncommand = '''{agent}'''\n\n[budget]")
     config.write_text(text)
@@ -134,15 +140,20 @@ def critical_path(beads: list[Bead], scale: float) -> float:
 def bench_scheduling(n: int = 30, slots: int = 4, scale: float = 0.1, seed: int = 7) -> dict:
     beads = random_dag(n, seed)
     minutes = "$(grep -o '\"estimate_minutes\": [0-9]*' \"$MAYOR_BEAD_FILE\" | grep -o '[0-9]*$')"
-    sleep_agent = f'sleep $(( {minutes} * {int(scale * 1000)} ))e-3 && {COMMIT_ONE}'
+    sleep_agent = f"sleep $(( {minutes} * {int(scale * 1000)} ))e-3 && {COMMIT_ONE}"
     with tempfile.TemporaryDirectory() as tmp:
         repo = make_repo(Path(tmp), 50, sleep_agent)
         add_beads(repo, beads)
         makespan = sling(repo, slots)
     work = sum(b.estimate * scale for b in beads)
     bound = max(critical_path(beads, scale), work / slots)
-    return {"makespan_s": makespan, "critical_path_s": critical_path(beads, scale), "work_per_slot_s": work / slots,
-            "ratio": makespan / bound, "target": 1.15}  # fmt: skip
+    return {
+        "makespan_s": makespan,
+        "critical_path_s": critical_path(beads, scale),
+        "work_per_slot_s": work / slots,
+        "ratio": makespan / bound,
+        "target": 1.15,
+    }
 
 
 def cpu_seconds(pid: int) -> float:
@@ -154,7 +165,9 @@ def bench_idle(seconds: float = 20.0) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         repo = make_repo(Path(tmp), 50, f"sleep {seconds} && {COMMIT_ONE}", idle="10m")
         add_beads(repo, [Bead(id=f"i{i}", title=f"idle {i}") for i in range(4)])
-        proc = subprocess.Popen(["mayor", "sling", "-j", "4"], cwd=repo, env=GIT_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            ["mayor", "sling", "-j", "4"], cwd=repo, env=GIT_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         log = repo / ".mayor" / "events.jsonl"
         while not log.exists() or log.read_text().count('"agent_started"') < 4:
             time.sleep(0.05)
@@ -183,7 +196,9 @@ def bench_topup(n: int = 24, slots: int = 4) -> dict:
         add_beads(repo, [Bead(id=f"t{i:02d}", title=f"topup {i}") for i in range(n)])
         sling(repo, slots)
         gaps = _topups(repo)
-        switches = [e["data"]["switch_s"] for e in events(repo) if e["type"] == "agent_started" and "switch_s" in e["data"]]
+        switches = [
+            e["data"]["switch_s"] for e in events(repo) if e["type"] == "agent_started" and "switch_s" in e["data"]
+        ]
     topup = statistics.median(gaps)
     switch = statistics.median(switches) if switches else 0.0
     return {"median_exit_to_next_slung_s": topup, "median_worktree_switch_s": switch, "target_s": 0.2}
@@ -207,7 +222,7 @@ def bench_topup_large(landed: int = 10_000, n: int = 16, slots: int = 4) -> dict
 
 
 def bench_pool(files: int = 2000, rounds: int = 5) -> dict:
-    from supervisor.worktrees import Pool
+    from supervisor.run.worktrees import Pool
 
     with tempfile.TemporaryDirectory() as tmp:
         repo = make_repo(Path(tmp), files, "true")
@@ -226,8 +241,14 @@ def bench_pool(files: int = 2000, rounds: int = 5) -> dict:
     return {"fresh_worktree_s": f, "reused_worktree_s": r, "saved_per_bead_s": f - r, "ratio": r / f}
 
 
-BENCHES = {"overhead": bench_overhead, "scheduling": bench_scheduling, "idle": bench_idle, "topup": bench_topup,
-           "topup_large": bench_topup_large, "pool": bench_pool}  # fmt: skip
+BENCHES = {
+    "overhead": bench_overhead,
+    "scheduling": bench_scheduling,
+    "idle": bench_idle,
+    "topup": bench_topup,
+    "topup_large": bench_topup_large,
+    "pool": bench_pool,
+}
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ class MayorGroup(TyperGroup):
         except MayorError as exc:
             sys.stderr.write(f"mayor: {exc}\n")
             return exc.exit_code
-        except Exception as exc:  # noqa: BLE001 - the last resort, logged in full
+        except Exception as exc:
             from supervisor.crash import write_crash_log
 
             path = write_crash_log(exc)
@@ -71,7 +71,7 @@ dep_app = typer.Typer(help="Add or remove a dependency between two beads.", no_a
 app.add_typer(dep_app, name="dep")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-Multi = Optional[list[str]]
+Multi = Optional[list[str]]  # noqa: UP045 - typer reads Optional here
 
 
 def _version(value: bool) -> None:
@@ -91,7 +91,7 @@ def _root(
 
 @app.command()
 def init(
-    target: Annotated[Optional[str], typer.Option(help="The branch to land work on (default: the current one).")] = None,
+    target: Annotated[str | None, typer.Option(help="The branch to land work on (default: the current one).")] = None,
 ) -> int:
     """Make .mayor/ here: a commented config.toml, the bead store and a .gitignore."""
     from supervisor.commands import init as cmd
@@ -111,9 +111,9 @@ def add(
     priority: Annotated[int, typer.Option("-p", "--priority", min=0, max=4, help="0 highest .. 4.")] = 2,
     label: Annotated[Multi, typer.Option("--label", help="A label (repeat).")] = None,
     kind: Annotated[str, typer.Option(help="task, bug, feature, design, review (report-only) ...")] = "task",
-    estimate: Annotated[Optional[int], typer.Option(help="Minutes of work, for the critical path.")] = None,
-    agent: Annotated[Optional[str], typer.Option(help="The agent to run it (an [agents.NAME]).")] = None,
-    model: Annotated[Optional[str], typer.Option(help="The model for the agent.")] = None,
+    estimate: Annotated[int | None, typer.Option(help="Minutes of work, for the critical path.")] = None,
+    agent: Annotated[str | None, typer.Option(help="The agent to run it (an [agents.NAME]).")] = None,
+    model: Annotated[str | None, typer.Option(help="The model for the agent.")] = None,
     approval: Annotated[str, typer.Option(help="auto, or human: wait for `mayor approve`.")] = "auto",
     as_json: JsonOpt = False,
 ) -> int:
@@ -121,16 +121,28 @@ def add(
     from supervisor.commands import add as cmd
 
     return cmd.run(
-        title=title, description=description, accept=accept or (), check=check or (), dep=dep or (),
-        priority=priority, label=label or (), kind=kind, estimate=estimate, agent=agent, model=model,
-        approval=approval, as_json=as_json,
-    )  # fmt: skip
+        title=title,
+        description=description,
+        accept=accept or (),
+        check=check or (),
+        dep=dep or (),
+        priority=priority,
+        label=label or (),
+        kind=kind,
+        estimate=estimate,
+        agent=agent,
+        model=model,
+        approval=approval,
+        as_json=as_json,
+    )
 
 
 @app.command(name="import")
 def import_(
     path: Annotated[str, typer.Argument(metavar="PATH", help="A file (JSON array or JSONL) or a beads backup folder.")],
-    source: Annotated[str, typer.Option("--from", help="mayor, or beads (bd export JSONL or backup folder).")] = "mayor",
+    source: Annotated[
+        str, typer.Option("--from", help="mayor, or beads (bd export JSONL or backup folder).")
+    ] = "mayor",
     as_json: JsonOpt = False,
 ) -> int:
     """Add many beads at once, all or nothing."""
@@ -142,7 +154,7 @@ def import_(
 @app.command(name="list")
 def list_(
     status: Annotated[Multi, typer.Option("--status", help="Only beads in this status (repeat).")] = None,
-    label: Annotated[Optional[str], typer.Option(help="Only beads with this label.")] = None,
+    label: Annotated[str | None, typer.Option(help="Only beads with this label.")] = None,
     as_json: JsonOpt = False,
 ) -> int:
     """List the beads (every one by default)."""
@@ -176,7 +188,9 @@ def blocked(as_json: JsonOpt = False) -> int:
 
 
 @dep_app.command("add")
-def dep_add(bead_id: Annotated[str, typer.Argument(metavar="ID")], dep: Annotated[str, typer.Argument(metavar="DEP")]) -> int:
+def dep_add(
+    bead_id: Annotated[str, typer.Argument(metavar="ID")], dep: Annotated[str, typer.Argument(metavar="DEP")]
+) -> int:
     """Make ID wait for DEP to land."""
     from supervisor.commands import edit
 
@@ -184,7 +198,9 @@ def dep_add(bead_id: Annotated[str, typer.Argument(metavar="ID")], dep: Annotate
 
 
 @dep_app.command("rm")
-def dep_rm(bead_id: Annotated[str, typer.Argument(metavar="ID")], dep: Annotated[str, typer.Argument(metavar="DEP")]) -> int:
+def dep_rm(
+    bead_id: Annotated[str, typer.Argument(metavar="ID")], dep: Annotated[str, typer.Argument(metavar="DEP")]
+) -> int:
     """Drop the dependency of ID on DEP."""
     from supervisor.commands import edit
 
@@ -194,16 +210,16 @@ def dep_rm(bead_id: Annotated[str, typer.Argument(metavar="ID")], dep: Annotated
 @app.command()
 def update(
     bead_id: Annotated[str, typer.Argument(metavar="ID")],
-    title: Annotated[Optional[str], typer.Option(help="A new title.")] = None,
-    description: Annotated[Optional[str], typer.Option("-d", "--description", help="A new description.")] = None,
-    priority: Annotated[Optional[int], typer.Option("-p", "--priority", min=0, max=4, help="0 highest .. 4.")] = None,
+    title: Annotated[str | None, typer.Option(help="A new title.")] = None,
+    description: Annotated[str | None, typer.Option("-d", "--description", help="A new description.")] = None,
+    priority: Annotated[int | None, typer.Option("-p", "--priority", min=0, max=4, help="0 highest .. 4.")] = None,
     label: Annotated[Multi, typer.Option("--label", help="Add a label (repeat).")] = None,
     remove_label: Annotated[Multi, typer.Option("--remove-label", help="Remove a label (repeat).")] = None,
-    kind: Annotated[Optional[str], typer.Option(help="A new kind.")] = None,
-    estimate: Annotated[Optional[int], typer.Option(help="Minutes of work.")] = None,
-    agent: Annotated[Optional[str], typer.Option(help="The agent to run it.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="The model for the agent.")] = None,
-    approval: Annotated[Optional[str], typer.Option(help="auto or human.")] = None,
+    kind: Annotated[str | None, typer.Option(help="A new kind.")] = None,
+    estimate: Annotated[int | None, typer.Option(help="Minutes of work.")] = None,
+    agent: Annotated[str | None, typer.Option(help="The agent to run it.")] = None,
+    model: Annotated[str | None, typer.Option(help="The model for the agent.")] = None,
+    approval: Annotated[str | None, typer.Option(help="auto or human.")] = None,
     accept: Annotated[Multi, typer.Option("--accept", help="Replace the acceptance criteria (repeat).")] = None,
     check: Annotated[Multi, typer.Option("--check", help="Checks paired with --accept (repeat).")] = None,
 ) -> int:
@@ -211,10 +227,20 @@ def update(
     from supervisor.commands import edit
 
     return edit.update(
-        bead_id=bead_id, title=title, description=description, priority=priority, label=label or (),
-        remove_label=remove_label or (), kind=kind, estimate=estimate, agent=agent, model=model,
-        approval=approval, accept=accept or (), check=check or (),
-    )  # fmt: skip
+        bead_id=bead_id,
+        title=title,
+        description=description,
+        priority=priority,
+        label=label or (),
+        remove_label=remove_label or (),
+        kind=kind,
+        estimate=estimate,
+        agent=agent,
+        model=model,
+        approval=approval,
+        accept=accept or (),
+        check=check or (),
+    )
 
 
 @app.command()
@@ -253,30 +279,48 @@ def schema() -> int:
 
 @app.command()
 def sling(
-    jobs: Annotated[Optional[int], typer.Option("-j", "--jobs", min=1, help="Slots: beads running at once.")] = None,
-    target: Annotated[Optional[str], typer.Option(help="The branch to land on.")] = None,
-    gate: Annotated[Optional[str], typer.Option(help="The command every merge candidate must pass.")] = None,
-    agent: Annotated[Optional[str], typer.Option(help="Run every bead with this agent.")] = None,
+    jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, help="Slots: beads running at once.")] = None,
+    target: Annotated[str | None, typer.Option(help="The branch to land on.")] = None,
+    gate: Annotated[str | None, typer.Option(help="The command every merge candidate must pass.")] = None,
+    agent: Annotated[str | None, typer.Option(help="Run every bead with this agent.")] = None,
     only: Annotated[Multi, typer.Option("--only", help="Only this bead (repeat).")] = None,
-    label: Annotated[Optional[str], typer.Option(help="Only beads with this label.")] = None,
-    max_attempts: Annotated[Optional[int], typer.Option(min=1, help="Attempts per bead before it fails.")] = None,
-    timeout: Annotated[Optional[str], typer.Option(help="Wall time of one attempt: 90s, 10m, 1h.")] = None,
-    idle_timeout: Annotated[Optional[str], typer.Option(help="Kill an agent silent this long: 90s, 10m.")] = None,
+    label: Annotated[str | None, typer.Option(help="Only beads with this label.")] = None,
+    max_attempts: Annotated[int | None, typer.Option(min=1, help="Attempts per bead before it fails.")] = None,
+    timeout: Annotated[str | None, typer.Option(help="Wall time of one attempt: 90s, 10m, 1h.")] = None,
+    idle_timeout: Annotated[str | None, typer.Option(help="Kill an agent silent this long: 90s, 10m.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would start, start nothing.")] = False,
-    model: Annotated[Optional[str], typer.Option(help="The model for every bead (else the bead's, the agent's).")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(min=1, help="Model calls per attempt (built-in agent).")] = None,
-    budget_usd: Annotated[Optional[float], typer.Option(min=0, help="Stop the run once it has spent this many dollars.")] = None,
-    budget_tokens: Annotated[Optional[int], typer.Option(min=0, help="Stop the run once it has used this many tokens.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view or event lines; only the verdict.")] = False,
+    model: Annotated[str | None, typer.Option(help="The model for every bead (else the bead's, the agent's).")] = None,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Model calls per attempt (built-in agent).")] = None,
+    budget_usd: Annotated[
+        float | None, typer.Option(min=0, help="Stop the run once it has spent this many dollars.")
+    ] = None,
+    budget_tokens: Annotated[
+        int | None, typer.Option(min=0, help="Stop the run once it has used this many tokens.")
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No live view or event lines; only the verdict.")
+    ] = False,
 ) -> int:
     """Run the ready beads with agents and land their work on the target, keeping it green."""
     from supervisor.commands import sling as cmd
 
     return cmd.run(
-        jobs=jobs, target=target, gate=gate, agent=agent, only=only or (), label=label,
-        max_attempts=max_attempts, timeout=timeout, idle_timeout=idle_timeout, dry_run=dry_run,
-        model=model, max_steps=max_steps, budget_usd=budget_usd, budget_tokens=budget_tokens, quiet=quiet,
-    )  # fmt: skip
+        jobs=jobs,
+        target=target,
+        gate=gate,
+        agent=agent,
+        only=only or (),
+        label=label,
+        max_attempts=max_attempts,
+        timeout=timeout,
+        idle_timeout=idle_timeout,
+        dry_run=dry_run,
+        model=model,
+        max_steps=max_steps,
+        budget_usd=budget_usd,
+        budget_tokens=budget_tokens,
+        quiet=quiet,
+    )
 
 
 @app.command()
@@ -293,7 +337,7 @@ def events(
 @app.command()
 def emit(
     type: Annotated[str, typer.Argument(metavar="TYPE", help="The event type, e.g. milestone.")],
-    data: Annotated[Optional[str], typer.Option(help="A JSON object to attach.")] = None,
+    data: Annotated[str | None, typer.Option(help="A JSON object to attach.")] = None,
 ) -> int:
     """Write an event (for agents: the bead id comes from MAYOR_BEAD_ID)."""
     from supervisor.commands import events as cmd
@@ -311,7 +355,9 @@ def gc(keep_pool: Annotated[bool, typer.Option("--keep-pool", help="Keep the slo
 
 @app.command()
 def demo(
-    folder: Annotated[Optional[str], typer.Option("--dir", help="Make the demo repository here (default: a new temporary folder).")] = None,
+    folder: Annotated[
+        str | None, typer.Option("--dir", help="Make the demo repository here (default: a new temporary folder).")
+    ] = None,
 ) -> int:
     """Watch the whole loop offline: a throwaway repo, 7 beads, 3 agents, the queue, the summary."""
     from supervisor.commands import demo as cmd
@@ -340,12 +386,16 @@ def reject(
 
 @app.command()
 def review(
-    category: Annotated[Multi, typer.Option("--category", help="A category to review (repeat); default: all five.")] = None,
-    agent: Annotated[Optional[str], typer.Option(help="The agent to run the reviews.")] = None,
-    sarif: Annotated[Optional[str], typer.Option(help="Write the findings as SARIF 2.1.0 to this file.")] = None,
-    fail_on: Annotated[str, typer.Option(help="Exit 1 on a finding at or above: critical, high, medium, low, none.")] = "high",
-    base: Annotated[Optional[str], typer.Option(help="Review only what changed since this ref (a PR's base).")] = None,
-    jobs: Annotated[Optional[int], typer.Option("-j", "--jobs", min=1, help="Reviews at once (default: all).")] = None,
+    category: Annotated[
+        Multi, typer.Option("--category", help="A category to review (repeat); default: all five.")
+    ] = None,
+    agent: Annotated[str | None, typer.Option(help="The agent to run the reviews.")] = None,
+    sarif: Annotated[str | None, typer.Option(help="Write the findings as SARIF 2.1.0 to this file.")] = None,
+    fail_on: Annotated[
+        str, typer.Option(help="Exit 1 on a finding at or above: critical, high, medium, low, none.")
+    ] = "high",
+    base: Annotated[str | None, typer.Option(help="Review only what changed since this ref (a PR's base).")] = None,
+    jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, help="Reviews at once (default: all).")] = None,
 ) -> int:
     """Security review: one report-only bead per category, in parallel; nothing they do can land."""
     from supervisor.commands import review as cmd
@@ -356,8 +406,8 @@ def review(
 @app.command()
 def design(
     feature: Annotated[str, typer.Argument(metavar="FEATURE", help="The feature, in your own words.")],
-    out: Annotated[Optional[str], typer.Option(help="Write it here (default: docs/design/<slug>.md).")] = None,
-    model: Annotated[Optional[str], typer.Option(help="The model (default: the strong model for planning).")] = None,
+    out: Annotated[str | None, typer.Option(help="Write it here (default: docs/design/<slug>.md).")] = None,
+    model: Annotated[str | None, typer.Option(help="The model (default: the strong model for planning).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the file if it exists.")] = False,
 ) -> int:
     """Ask the model for a first-draft design document of FEATURE; print its path."""
@@ -370,7 +420,7 @@ def design(
 def plan(
     design: Annotated[str, typer.Argument(metavar="DESIGN.md", help="The design document to cut into beads.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the beads as JSON; add nothing.")] = False,
-    model: Annotated[Optional[str], typer.Option(help="The model (default: the strong model for planning).")] = None,
+    model: Annotated[str | None, typer.Option(help="The model (default: the strong model for planning).")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Add without asking (asked only on a terminal).")] = False,
 ) -> int:
     """Ask the model to cut a design into beads, check them (model, graph), warn of duplicates, add them."""
@@ -382,12 +432,17 @@ def plan(
 @app.command()
 def summary(
     fmt: Annotated[str, typer.Option("--format", help="md (GitHub-flavoured Markdown) or json (the facts).")] = "md",
-    out: Annotated[Optional[str], typer.Option(help="Write it to this file instead of printing it.")] = None,
+    out: Annotated[str | None, typer.Option(help="Write it to this file instead of printing it.")] = None,
     github: Annotated[bool, typer.Option("--github", help="Append the Markdown to $GITHUB_STEP_SUMMARY.")] = False,
     comment: Annotated[
-        Optional[int], typer.Option(metavar="PR", help="Post it as one sticky comment on pull request PR (via gh); updated, never repeated.")
+        int | None,
+        typer.Option(
+            metavar="PR", help="Post it as one sticky comment on pull request PR (via gh); updated, never repeated."
+        ),
     ] = None,
-    llm: Annotated[bool, typer.Option("--llm", help="Put a short narrative by the strong model on top (needs ANTHROPIC_API_KEY).")] = False,
+    llm: Annotated[
+        bool, typer.Option("--llm", help="Put a short narrative by the strong model on top (needs ANTHROPIC_API_KEY).")
+    ] = False,
 ) -> int:
     """The mayor summary of the beads and events on disk: what landed, failed, needs a human, cost."""
     from supervisor.commands import summary as cmd

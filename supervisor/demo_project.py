@@ -56,7 +56,9 @@ TITLE = '''def title_case(text: str) -> str:
     """Every word capitalised."""
     return " ".join(word[:1].upper() + word[1:].lower() for word in text.split(" "))
 '''
-WORDS_TOP = FILES["textkit/words.py"] + '''
+WORDS_TOP = (
+    FILES["textkit/words.py"]
+    + '''
 
 def top_words(text: str, n: int = 3) -> list[str]:
     """The ``n`` most frequent words, most frequent first (ties by first appearance)."""
@@ -65,7 +67,8 @@ def top_words(text: str, n: int = 3) -> list[str]:
         counts[word] = counts.get(word, 0) + 1
     return sorted(counts, key=lambda w: -counts[w])[:n]
 '''
-MAIN = '''import sys
+)
+MAIN = """import sys
 
 from textkit.slug import slugify
 from textkit.truncate import truncate
@@ -85,49 +88,156 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
-'''
+"""
 
 
 def beads() -> list[dict[str, Any]]:
     """The demo's beads in the mayor import format (``key`` names them for ``deps``)."""
     return [
-        {"key": "slug", "title": "Add slugify()", "priority": 1, "estimate_minutes": 20, "labels": ["text"],
-         "acceptance": [{"text": "slugify turns titles into URL slugs", "check": _check("slug")}],
-         "source": {"demo": {"check": _check("slug"), "files": {
-             "textkit/slug.py": SLUG,
-             "tests/test_slug.py": _test("slug", "slugify", "    def test_slug(self):\n        self.assertEqual(slugify('Hello, World!'), 'hello-world')\n"),
-             "CHANGELOG.md": CHANGELOG + "- slugify(): URL slugs from titles\n"}}}},
-        {"key": "truncate", "title": "Add truncate()", "priority": 1, "estimate_minutes": 20, "labels": ["text"],
-         "acceptance": [{"text": "truncate cuts long text with an ellipsis", "check": _check("truncate")}],
-         "source": {"demo": {"check": _check("truncate"), "files": {
-             "textkit/truncate.py": TRUNCATE,
-             "tests/test_truncate.py": _test("truncate", "truncate", "    def test_cut(self):\n        self.assertEqual(truncate('abcdef', 4), 'abc\\u2026')\n        self.assertEqual(truncate('ab', 4), 'ab')\n"),
-             "CHANGELOG.md": CHANGELOG + "- truncate(): shorten text with an ellipsis\n"}}}},
-        {"key": "title", "title": "Add title_case()", "priority": 2, "estimate_minutes": 15, "labels": ["text"],
-         "acceptance": [{"text": "title_case capitalises every word", "check": _check("title")}],
-         "source": {"demo": {"check": _check("title"),
-             "files": {"textkit/title.py": TITLE,
-                       "tests/test_title.py": _test("title", "title_case", "    def test_words(self):\n        self.assertEqual(title_case('hello big world'), 'Hello Big World')\n")},
-             "first_try": {"textkit/title.py": TITLE_BUGGY}}}},
-        {"key": "top", "title": "Add top_words()", "priority": 2, "estimate_minutes": 25, "labels": ["words"],
-         "acceptance": [{"text": "top_words ranks words by frequency", "check": _check("top")}],
-         "source": {"demo": {"check": _check("top"), "files": {
-             "textkit/words.py": WORDS_TOP,
-             "tests/test_top.py": _test("words", "top_words", "    def test_rank(self):\n        self.assertEqual(top_words('b a b c b a', 2), ['b', 'a'])\n")}}}},
-        {"key": "version", "title": "Expose textkit.__version__", "priority": 3, "estimate_minutes": 5, "labels": ["packaging"],
-         "acceptance": [{"text": "textkit.__version__ is 0.1.0", "check": f"{PY} -c 'import textkit; assert textkit.__version__ == \"0.1.0\"'"}],
-         "source": {"demo": {"files": {"textkit/__init__.py": '"""textkit: small text helpers."""\n\n__version__ = "0.1.0"\n'}}}},
-        {"key": "cli", "title": "Add a command line: python -m textkit", "priority": 2, "estimate_minutes": 20,
-         "deps": ["slug", "truncate"], "labels": ["cli"],
-         "acceptance": [{"text": "python -m textkit slug prints a slug", "check": _check("cli")}],
-         "source": {"demo": {"check": _check("cli"), "files": {
-             "textkit/__main__.py": MAIN,
-             "tests/test_cli.py": "import subprocess\nimport sys\nimport unittest\n\n\nclass Cli(unittest.TestCase):\n    def test_slug(self):\n        out = subprocess.run([sys.executable, '-m', 'textkit', 'slug', 'Hi There'], capture_output=True, text=True)\n        self.assertEqual(out.stdout.strip(), 'hi-there')\n"}}}},
-        {"key": "docs", "title": "Document the helpers in the README", "priority": 3, "estimate_minutes": 10,
-         "deps": ["cli", "title", "top"], "labels": ["docs"],
-         "acceptance": [{"text": "the README shows the command line", "check": "grep -q 'python -m textkit' README.md"}],
-         "source": {"demo": {"files": {"README.md": FILES["README.md"] + (
-             "\n## Use\n\n```\npython -m textkit slug 'Hello, World!'   # hello-world\n"
-             "python -m textkit truncate 'a long sentence'\n```\n\n"
-             "Functions: `slugify`, `truncate`, `title_case`, `top_words`, `count_words`.\n")}}}},
-    ]  # fmt: skip
+        {
+            "key": "slug",
+            "title": "Add slugify()",
+            "priority": 1,
+            "estimate_minutes": 20,
+            "labels": ["text"],
+            "acceptance": [{"text": "slugify turns titles into URL slugs", "check": _check("slug")}],
+            "source": {
+                "demo": {
+                    "check": _check("slug"),
+                    "files": {
+                        "textkit/slug.py": SLUG,
+                        "tests/test_slug.py": _test(
+                            "slug",
+                            "slugify",
+                            "    def test_slug(self):\n        self.assertEqual(slugify('Hello, World!'), 'hello-world')\n",
+                        ),
+                        "CHANGELOG.md": CHANGELOG + "- slugify(): URL slugs from titles\n",
+                    },
+                }
+            },
+        },
+        {
+            "key": "truncate",
+            "title": "Add truncate()",
+            "priority": 1,
+            "estimate_minutes": 20,
+            "labels": ["text"],
+            "acceptance": [{"text": "truncate cuts long text with an ellipsis", "check": _check("truncate")}],
+            "source": {
+                "demo": {
+                    "check": _check("truncate"),
+                    "files": {
+                        "textkit/truncate.py": TRUNCATE,
+                        "tests/test_truncate.py": _test(
+                            "truncate",
+                            "truncate",
+                            "    def test_cut(self):\n        self.assertEqual(truncate('abcdef', 4), 'abc\\u2026')\n        self.assertEqual(truncate('ab', 4), 'ab')\n",
+                        ),
+                        "CHANGELOG.md": CHANGELOG + "- truncate(): shorten text with an ellipsis\n",
+                    },
+                }
+            },
+        },
+        {
+            "key": "title",
+            "title": "Add title_case()",
+            "priority": 2,
+            "estimate_minutes": 15,
+            "labels": ["text"],
+            "acceptance": [{"text": "title_case capitalises every word", "check": _check("title")}],
+            "source": {
+                "demo": {
+                    "check": _check("title"),
+                    "files": {
+                        "textkit/title.py": TITLE,
+                        "tests/test_title.py": _test(
+                            "title",
+                            "title_case",
+                            "    def test_words(self):\n        self.assertEqual(title_case('hello big world'), 'Hello Big World')\n",
+                        ),
+                    },
+                    "first_try": {"textkit/title.py": TITLE_BUGGY},
+                }
+            },
+        },
+        {
+            "key": "top",
+            "title": "Add top_words()",
+            "priority": 2,
+            "estimate_minutes": 25,
+            "labels": ["words"],
+            "acceptance": [{"text": "top_words ranks words by frequency", "check": _check("top")}],
+            "source": {
+                "demo": {
+                    "check": _check("top"),
+                    "files": {
+                        "textkit/words.py": WORDS_TOP,
+                        "tests/test_top.py": _test(
+                            "words",
+                            "top_words",
+                            "    def test_rank(self):\n        self.assertEqual(top_words('b a b c b a', 2), ['b', 'a'])\n",
+                        ),
+                    },
+                }
+            },
+        },
+        {
+            "key": "version",
+            "title": "Expose textkit.__version__",
+            "priority": 3,
+            "estimate_minutes": 5,
+            "labels": ["packaging"],
+            "acceptance": [
+                {
+                    "text": "textkit.__version__ is 0.1.0",
+                    "check": f"{PY} -c 'import textkit; assert textkit.__version__ == \"0.1.0\"'",
+                }
+            ],
+            "source": {
+                "demo": {
+                    "files": {"textkit/__init__.py": '"""textkit: small text helpers."""\n\n__version__ = "0.1.0"\n'}
+                }
+            },
+        },
+        {
+            "key": "cli",
+            "title": "Add a command line: python -m textkit",
+            "priority": 2,
+            "estimate_minutes": 20,
+            "deps": ["slug", "truncate"],
+            "labels": ["cli"],
+            "acceptance": [{"text": "python -m textkit slug prints a slug", "check": _check("cli")}],
+            "source": {
+                "demo": {
+                    "check": _check("cli"),
+                    "files": {
+                        "textkit/__main__.py": MAIN,
+                        "tests/test_cli.py": "import subprocess\nimport sys\nimport unittest\n\n\nclass Cli(unittest.TestCase):\n    def test_slug(self):\n        out = subprocess.run([sys.executable, '-m', 'textkit', 'slug', 'Hi There'], capture_output=True, text=True)\n        self.assertEqual(out.stdout.strip(), 'hi-there')\n",
+                    },
+                }
+            },
+        },
+        {
+            "key": "docs",
+            "title": "Document the helpers in the README",
+            "priority": 3,
+            "estimate_minutes": 10,
+            "deps": ["cli", "title", "top"],
+            "labels": ["docs"],
+            "acceptance": [
+                {"text": "the README shows the command line", "check": "grep -q 'python -m textkit' README.md"}
+            ],
+            "source": {
+                "demo": {
+                    "files": {
+                        "README.md": FILES["README.md"]
+                        + (
+                            "\n## Use\n\n```\npython -m textkit slug 'Hello, World!'   # hello-world\n"
+                            "python -m textkit truncate 'a long sentence'\n```\n\n"
+                            "Functions: `slugify`, `truncate`, `title_case`, `top_words`, `count_words`.\n"
+                        )
+                    }
+                }
+            },
+        },
+    ]

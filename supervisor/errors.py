@@ -1,9 +1,9 @@
 """Errors of the supervisor. All derive from :class:`beads.errors.MayorError`.
 
-    MayorError (beads.errors)
-    +-- NotInitialized      no .mayor folder up from here
-    +-- ConfigError         .mayor/config.toml cannot be used (names the key)
-    +-- CommandError        a git or other subprocess failed (shows command, code, output)
+MayorError (beads.errors)
++-- NotInitialized      no .mayor folder up from here
++-- ConfigError         .mayor/config.toml cannot be used (names the key)
++-- CommandError        a git or other subprocess failed (shows command, code, output)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from beads.errors import MayorError
 
-__all__ = ["MayorError", "NotInitialized", "ConfigError", "CommandError"]
+__all__ = ["CommandError", "ConfigError", "MayorError", "NotInitialized"]
 
 
 class NotInitialized(MayorError):

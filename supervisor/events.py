@@ -12,16 +12,39 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 TYPES = (
-    "sling_started", "sling_stopped", "slung", "agent_started", "agent_exited", "agent_adopted",
-    "committed_leftovers", "target_restored", "check_passed", "check_failed", "queued", "conflict",
-    "gate_passed", "gate_failed", "gate_flaky", "merged", "landing_blocked", "retried", "failed",
-    "cancelled", "done", "budget_stopped", "recovered", "usage", "awaiting_approval", "approved", "rejected",
-)  # fmt: skip
+    "sling_started",
+    "sling_stopped",
+    "slung",
+    "agent_started",
+    "agent_exited",
+    "agent_adopted",
+    "committed_leftovers",
+    "target_restored",
+    "check_passed",
+    "check_failed",
+    "queued",
+    "conflict",
+    "gate_passed",
+    "gate_failed",
+    "gate_flaky",
+    "merged",
+    "landing_blocked",
+    "retried",
+    "failed",
+    "cancelled",
+    "done",
+    "budget_stopped",
+    "recovered",
+    "usage",
+    "awaiting_approval",
+    "approved",
+    "rejected",
+)
 """Types the supervisor writes; agents may emit others through ``mayor emit``."""
 
 
@@ -54,7 +77,7 @@ class EventLog:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 event = {
-                    "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                    "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
                     "seq": _last_seq(handle) + 1,
                     "type": type,
                     "bead": bead,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,10 +16,17 @@ from supervisor.errors import CommandError
 # the wrong repository or index. Author, committer and config variables are kept.
 _GIT_LOCATION_VARS = frozenset(
     {
-        "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
-        "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX", "GIT_QUARANTINE_PATH",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_COMMON_DIR",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_NAMESPACE",
+        "GIT_PREFIX",
+        "GIT_QUARANTINE_PATH",
     }
-)  # fmt: skip
+)
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -61,15 +69,20 @@ def git(*args: str, cwd: Path | None = None, check: bool = True) -> str:
 def run_group(command: str, cwd: Path, env: Mapping[str, str], timeout: float, out: IO[bytes]) -> int | None:
     """``bash -c command`` in its own process group, output to ``out``; on timeout the whole group
     is killed (a test server the command started included) and None is returned."""
-    proc = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=clean_env(env), stdout=out,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        ["bash", "-c", command],
+        cwd=cwd,
+        env=clean_env(env),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         return None
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)  # whatever it left running, on every exit path
-        except (ProcessLookupError, PermissionError):
-            pass
         proc.wait()

@@ -60,9 +60,15 @@ MAX_BREAKPOINTS = 4
 TOOL_TYPE_TOKENS = {"bash_": 245, "text_editor_": 700}
 """Input tokens the API adds for its own tool types (their definitions are server-side)."""
 ERROR_TYPES = {
-    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error",
-    413: "request_too_large", 429: "rate_limit_error", 500: "api_error", 529: "overloaded_error",
-}  # fmt: skip
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
 
 
 # -- steps: what the server answers ---------------------------------------------------------------
@@ -83,7 +89,7 @@ class Step:
     """Usage to report instead of the simulated one."""
 
 
-Script = Union[Sequence[Step], Callable[["Call"], Step]]
+Script = Union[Sequence[Step], Callable[["Call"], Step]]  # noqa: UP007 - a runtime alias; "Call" is defined below
 
 
 def final(text: str = "Done.", *, stop_reason: str = "end_turn") -> Step:
@@ -311,8 +317,14 @@ def _breakpoints_problem(body: dict[str, Any]) -> tuple[int, str] | None:
 class FakeAnthropic:
     """The fake API: start it (``with`` or :meth:`start`), point the SDK at :meth:`env`."""
 
-    def __init__(self, scripts: Mapping[str, Script] | None = None, default: Script | None = None, *,
-                 min_cacheable_tokens: int = 0, cache_ttl_s: float = 300.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        scripts: Mapping[str, Script] | None = None,
+        default: Script | None = None,
+        *,
+        min_cacheable_tokens: int = 0,
+        cache_ttl_s: float = 300.0,
+    ) -> None:
         self.scripts: dict[str, Script] = dict(scripts or {})
         self.default = default
         self.cache = PromptCache(min_cacheable_tokens, cache_ttl_s)
@@ -327,8 +339,9 @@ class FakeAnthropic:
     def start(self) -> FakeAnthropic:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = _Server(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-anthropic",
-                                        daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="fake-anthropic", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -352,8 +365,12 @@ class FakeAnthropic:
     def env(self) -> dict[str, str]:
         """What a process needs to talk to this server through the real SDK."""
         local = "127.0.0.1,localhost"
-        return {"ANTHROPIC_BASE_URL": self.url, "ANTHROPIC_API_KEY": "sk-ant-fake-key-for-tests",
-                "NO_PROXY": local, "no_proxy": local}  # fmt: skip
+        return {
+            "ANTHROPIC_BASE_URL": self.url,
+            "ANTHROPIC_API_KEY": "sk-ant-fake-key-for-tests",
+            "NO_PROXY": local,
+            "no_proxy": local,
+        }
 
     # -- what happened
     def calls_for(self, key: str | None) -> list[Call]:
@@ -415,14 +432,21 @@ class FakeAnthropic:
         usage.setdefault("output_tokens", max(1, len(_canon(content)) // 4))
         for name in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"):
             usage.setdefault(name, 0)
-        usage["cache_creation"] = {"ephemeral_5m_input_tokens": usage["cache_creation_input_tokens"],
-                                   "ephemeral_1h_input_tokens": 0}  # fmt: skip
+        usage["cache_creation"] = {
+            "ephemeral_5m_input_tokens": usage["cache_creation_input_tokens"],
+            "ephemeral_1h_input_tokens": 0,
+        }
         usage["service_tier"] = "standard"
         return {
-            "id": f"msg_fake_{call.index:06d}", "type": "message", "role": "assistant",
-            "model": call.body["model"], "content": content, "stop_reason": step.stop_reason,
-            "stop_sequence": None, "usage": usage,
-        }  # fmt: skip
+            "id": f"msg_fake_{call.index:06d}",
+            "type": "message",
+            "role": "assistant",
+            "model": call.body["model"],
+            "content": content,
+            "stop_reason": step.stop_reason,
+            "stop_sequence": None,
+            "usage": usage,
+        }
 
 
 class _Server(ThreadingHTTPServer):
@@ -480,7 +504,9 @@ def _error_body(status: int, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message}}
 
 
-def serve(scripts: Mapping[str, Script] | None = None, default: Script | None = None, **kw: Any) -> Iterator[FakeAnthropic]:
+def serve(
+    scripts: Mapping[str, Script] | None = None, default: Script | None = None, **kw: Any
+) -> Iterator[FakeAnthropic]:
     """A generator for fixtures: the started server, stopped afterwards."""
     with FakeAnthropic(scripts, default, **kw) as fake:
         yield fake

@@ -83,9 +83,14 @@ def bead(root: Path, bead_id: str) -> Bead:
 def mayor(root: Path, *args: str, timeout: float = RUN_TIMEOUT_S, **kw: Any) -> subprocess.CompletedProcess[str]:
     """``mayor ARGS`` in ``root`` as a subprocess (the test's isolated environment)."""
     return subprocess.run(
-        [str(MAYOR), *args], cwd=root, capture_output=True, text=True, timeout=timeout,
-        stdin=subprocess.DEVNULL, **kw,
-    )  # fmt: skip
+        [str(MAYOR), *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        **kw,
+    )
 
 
 def sling(root: Path, *args: str, timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
@@ -95,9 +100,13 @@ def sling(root: Path, *args: str, timeout: float = RUN_TIMEOUT_S) -> subprocess.
 def start_sling(root: Path, *args: str) -> subprocess.Popen[str]:
     """``mayor sling ARGS`` in the background; the caller ``communicate()``s with it."""
     return subprocess.Popen(
-        [str(MAYOR), "sling", *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [str(MAYOR), "sling", *args],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
 
 
 def events(root: Path) -> list[dict[str, Any]]:
@@ -178,6 +187,7 @@ def wait_for(predicate: Any, what: str, limit_s: float = 30.0) -> None:
 
 
 def porcelain(root: Path) -> list[str]:
-    out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, check=True,
-                         capture_output=True, text=True).stdout  # fmt: skip
+    out = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, check=True, capture_output=True, text=True
+    ).stdout
     return [line for line in out.splitlines() if line]

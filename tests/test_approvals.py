@@ -8,11 +8,14 @@ from tests.sling_helpers import add_bead, bead, configure, events, git, mayor, o
 
 
 def _setup(root: Path, tmp_path: Path) -> None:
-    agent = script(tmp_path / "agent.sh", """
+    agent = script(
+        tmp_path / "agent.sh",
+        """
         if [ -s "$MAYOR_FEEDBACK_FILE" ]; then cp "$MAYOR_FEEDBACK_FILE" "feedback-$MAYOR_ATTEMPT.txt"; fi
         echo "attempt $MAYOR_ATTEMPT" > "work-$MAYOR_BEAD_ID.txt"
         git add -A && git commit -qm "work on $MAYOR_BEAD_ID"
-    """)
+    """,
+    )
     configure(root, {"a": agent})
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "config")

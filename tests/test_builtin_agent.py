@@ -64,8 +64,13 @@ class Run:
     def exchanges(self, bead_id: str) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
         """Each tool call the model made and the result the agent sent back, in order."""
         messages = self.calls(bead_id)[-1].body["messages"]
-        results = {b["tool_use_id"]: b for m in messages if m["role"] == "user" for b in m["content"]
-                   if isinstance(b, dict) and b.get("type") == "tool_result"}  # fmt: skip
+        results = {
+            b["tool_use_id"]: b
+            for m in messages
+            if m["role"] == "user"
+            for b in m["content"]
+            if isinstance(b, dict) and b.get("type") == "tool_result"
+        }
         uses = [b for m in messages if m["role"] == "assistant" for b in m["content"] if b["type"] == "tool_use"]
         return [(use, results.get(use["id"])) for use in uses]
 
@@ -84,8 +89,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeAnthro
     home = tmp_path_factory.mktemp("home")
     (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAYOR_", "ANTHROPIC_", "GIT_"))}
-    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), XDG_CONFIG_HOME=str(home / ".config"),
-               GIT_CONFIG_GLOBAL=str(home / ".gitconfig"), GIT_CONFIG_NOSYSTEM="1", MAYOR_API_RETRIES=str(RETRIES))  # fmt: skip
+    env.update(
+        HOME=str(home),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
+        GIT_CONFIG_NOSYSTEM="1",
+        MAYOR_API_RETRIES=str(RETRIES),
+    )
     for who in ("AUTHOR", "COMMITTER"):
         env[f"GIT_{who}_NAME"], env[f"GIT_{who}_EMAIL"] = "Mayor Test", "test@mayor.invalid"
     with FakeAnthropic() as fake:
@@ -107,8 +118,15 @@ def make_repo(root: Path, env: dict[str, str], beads: list[dict[str, Any]]) -> P
 
 
 def sling(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(MAYOR), "sling", "--agent", "builtin", *args], cwd=root, env=env, text=True,
-                          capture_output=True, stdin=subprocess.DEVNULL, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [str(MAYOR), "sling", "--agent", "builtin", *args],
+        cwd=root,
+        env=env,
+        text=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
 
 
 def escape_script(outside: Path) -> list[Step]:
@@ -146,12 +164,21 @@ def main_run(world: tuple[FakeAnthropic, dict[str, str]], tmp_path_factory: pyte
     outside.mkdir()
     (outside / "secret.txt").write_text(OUTSIDE_SECRET + "\n")
     check = {"text": "the test passes", "check": "python test_hello.py"}
-    root = make_repo(base / "repo", env, [
-        {"id": "bd-e2e", "title": "Add hello()", "description": "A hello() function and its test.", "acceptance": [check]},
-        {"id": "bd-escape", "title": "Write a note", "description": "Add note.txt."},
-        {"id": "bd-toolerr", "title": "Write data", "description": "Add data.txt saying beta."},
-        {"id": "bd-ratelimit", "title": "Write rl.txt", "description": "Add rl.txt."},
-    ])  # fmt: skip
+    root = make_repo(
+        base / "repo",
+        env,
+        [
+            {
+                "id": "bd-e2e",
+                "title": "Add hello()",
+                "description": "A hello() function and its test.",
+                "acceptance": [check],
+            },
+            {"id": "bd-escape", "title": "Write a note", "description": "Add note.txt."},
+            {"id": "bd-toolerr", "title": "Write data", "description": "Add data.txt saying beta."},
+            {"id": "bd-ratelimit", "title": "Write rl.txt", "description": "Add rl.txt."},
+        ],
+    )
     (root / "link-out").symlink_to(outside, target_is_directory=True)
     (root / "secret-link").symlink_to(outside / "secret.txt")
     git(root, env, "add", "link-out", "secret-link")
@@ -183,10 +210,14 @@ def main_run(world: tuple[FakeAnthropic, dict[str, str]], tmp_path_factory: pyte
 @pytest.fixture(scope="module")
 def limits_run(world: tuple[FakeAnthropic, dict[str, str]], tmp_path_factory: pytest.TempPathFactory) -> Run:
     fake, env = world
-    root = make_repo(tmp_path_factory.mktemp("limits") / "repo", env, [
-        {"id": "bd-loop", "title": "Never done", "description": "The model never stops calling tools."},
-        {"id": "bd-down", "title": "API down", "description": "Every call is answered 529."},
-    ])  # fmt: skip
+    root = make_repo(
+        tmp_path_factory.mktemp("limits") / "repo",
+        env,
+        [
+            {"id": "bd-loop", "title": "Never done", "description": "The model never stops calling tools."},
+            {"id": "bd-down", "title": "API down", "description": "Every call is answered 529."},
+        ],
+    )
     scripts = {"bd-loop": [bash(f"echo turn {i}") for i in range(50)], "bd-down": [overloaded(0.01)] * 20}
     fake.scripts.update(scripts)
     args = ("-j", "2", "--max-steps", "3", "--model", "some-unknown-model", "--max-attempts", "1")
@@ -196,10 +227,14 @@ def limits_run(world: tuple[FakeAnthropic, dict[str, str]], tmp_path_factory: py
 @pytest.fixture(scope="module")
 def budget_run(world: tuple[FakeAnthropic, dict[str, str]], tmp_path_factory: pytest.TempPathFactory) -> Run:
     fake, env = world
-    root = make_repo(tmp_path_factory.mktemp("budget") / "repo", env, [
-        {"id": "bd-spend1", "title": "First", "description": "Add one.txt.", "priority": 0},
-        {"id": "bd-spend2", "title": "Second", "description": "Add two.txt.", "priority": 1},
-    ])  # fmt: skip
+    root = make_repo(
+        tmp_path_factory.mktemp("budget") / "repo",
+        env,
+        [
+            {"id": "bd-spend1", "title": "First", "description": "Add one.txt.", "priority": 0},
+            {"id": "bd-spend2", "title": "Second", "description": "Add two.txt.", "priority": 1},
+        ],
+    )
     scripts = {
         key: [edit("create", f"{key}.txt", file_text="x\n"), bash(f"git add -A && git commit -qm {key}"), final()]
         for key in ("bd-spend1", "bd-spend2")
@@ -269,8 +304,11 @@ def test_usage_is_summed_exactly_and_priced_from_the_table(main_run: Run) -> Non
         served = main_run.fake.total_usage(bead_id)
         assert {name: getattr(bead.usage, name) for name in TOKENS} == served, bead_id
         assert {c.body["model"] for c in main_run.calls(bead_id)} == {WORKER_MODEL}
-        expected = sum(cost(WORKER_MODEL, Usage(**{n: c.usage[n] for n in TOKENS})) or 0.0
-                       for c in main_run.calls(bead_id) if c.usage)  # fmt: skip
+        expected = sum(
+            cost(WORKER_MODEL, Usage(**{n: c.usage[n] for n in TOKENS})) or 0.0
+            for c in main_run.calls(bead_id)
+            if c.usage
+        )
         assert bead.usage.cost_usd == pytest.approx(expected, rel=1e-9) and expected > 0
 
 
@@ -349,18 +387,30 @@ def test_transcript_and_result_are_saved_even_when_the_attempt_failed(limits_run
     assert len(loop["calls"]) == 3 and loop["messages"][-1]["content"][0]["type"] == "tool_result"
 
 
-def test_an_agent_stopped_by_sigterm_still_saves_its_transcript(world: tuple[FakeAnthropic, dict[str, str]],
-                                                                 tmp_path: Path) -> None:  # fmt: skip
+def test_an_agent_stopped_by_sigterm_still_saves_its_transcript(
+    world: tuple[FakeAnthropic, dict[str, str]], tmp_path: Path
+) -> None:
     """What the supervisor does on a timeout, the budget or a cancel: the loop ends through ``finally``."""
     fake, env = world
     fake.scripts["bd-sigterm"] = [bash("echo one"), Step(final().content, delay=3.0)]
     run_dir, work = tmp_path / "run", tmp_path / "work"
     work.mkdir()
     (tmp_path / "prompt.md").write_text("Work on bead bd-sigterm.\n")
-    agent_env = {**env, "MAYOR_RUN_DIR": str(run_dir), "MAYOR_PROMPT_FILE": str(tmp_path / "prompt.md"),
-                 "MAYOR_MODEL": WORKER_MODEL, "MAYOR_LIMITER_DIR": str(tmp_path / "limiter")}  # fmt: skip
-    agent = subprocess.Popen([sys.executable, "-m", "supervisor.agents.builtin"], cwd=work, env=agent_env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    agent_env = {
+        **env,
+        "MAYOR_RUN_DIR": str(run_dir),
+        "MAYOR_PROMPT_FILE": str(tmp_path / "prompt.md"),
+        "MAYOR_MODEL": WORKER_MODEL,
+        "MAYOR_LIMITER_DIR": str(tmp_path / "limiter"),
+    }
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "supervisor.agents.builtin"],
+        cwd=work,
+        env=agent_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: len(fake.calls_for("bd-sigterm")) == 2, "the agent's second model call")
         agent.terminate()

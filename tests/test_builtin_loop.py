@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from beads.models import Usage
-from supervisor.agents.builtin import (
+from supervisor.agents.builtin.loop import (
     CACHE,
     TRIMMED,
     Agent,
@@ -27,12 +27,10 @@ from supervisor.agents.builtin import (
     run_agent,
     system_blocks,
 )
-from supervisor.agents.tools import TOOL_DEFINITIONS, Workspace
+from supervisor.agents.builtin.tools import TOOL_DEFINITIONS, Workspace
 from supervisor.pricing import min_cacheable
 
-SYSTEM = system_blocks(
-    "You are a careful engineer.", "# Repository context\nA small repo.\n"
-)
+SYSTEM = system_blocks("You are a careful engineer.", "# Repository context\nA small repo.\n")
 TOOLS = [*TOOL_DEFINITIONS[:-1], {**TOOL_DEFINITIONS[-1], "cache_control": CACHE}]
 LONG_OUTPUT = "seq 1 100"
 """A command whose output (292 characters) is long enough to be trimmed (over 200)."""
@@ -74,9 +72,7 @@ def bash(command: str, n: int, tokens: Usage | None = None) -> Reply:
         "name": "bash",
         "input": {"command": command},
     }
-    return Reply(
-        [{"type": "text", "text": f"step {n}"}, block], "tool_use", tokens or usage()
-    )
+    return Reply([{"type": "text", "text": f"step {n}"}, block], "tool_use", tokens or usage())
 
 
 def final(text: str = "All done.", tokens: Usage | None = None) -> Reply:
@@ -98,17 +94,13 @@ def workspace(tmp_path: Path) -> Workspace:
     )
 
 
-def agent_for(
-    model: ScriptedModel, workspace: Workspace, limits: Limits | None = None
-) -> Agent:
+def agent_for(model: ScriptedModel, workspace: Workspace, limits: Limits | None = None) -> Agent:
     return Agent(model, workspace, SYSTEM, TOOLS, limits or Limits())
 
 
 def tool_results(message: dict[str, Any]) -> list[dict[str, Any]]:
     content = message["content"]
-    return [
-        b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"
-    ]
+    return [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
 
 
 # -- 1. trimming ----------------------------------------------------------------------------------
@@ -132,14 +124,10 @@ def test_large_prompts_trim_the_oldest_tool_results_only(workspace: Workspace) -
     old = [r for m in messages[1:-6] for r in tool_results(m)]
     recent = [r for m in messages[-6:] for r in tool_results(m)]
     assert len(old) == 3 and all(r["content"] == TRIMMED for r in old)
-    assert len(recent) == 3 and all(
-        r["content"].startswith("1\n2\n3\n") for r in recent
-    )
+    assert len(recent) == 3 and all(r["content"].startswith("1\n2\n3\n") for r in recent)
     assert all(r["content"].rstrip().endswith("100") for r in recent)
     # the assistant turns are never rewritten
-    assert all(
-        m["content"][-1]["input"] == {"command": LONG_OUTPUT} for m in messages[1:13:2]
-    )
+    assert all(m["content"][-1]["input"] == {"command": LONG_OUTPUT} for m in messages[1:13:2])
 
     # the cached prefix is byte-identical in every request
     assert len(model.requests) == 7
@@ -148,9 +136,7 @@ def test_large_prompts_trim_the_oldest_tool_results_only(workspace: Workspace) -
 
 
 def test_small_prompts_trim_nothing(workspace: Workspace) -> None:
-    model = ScriptedModel(
-        "claude-sonnet-5-5", [*(bash(LONG_OUTPUT, n) for n in range(1, 7)), final()]
-    )
+    model = ScriptedModel("claude-sonnet-5-5", [*(bash(LONG_OUTPUT, n) for n in range(1, 7)), final()])
     agent = agent_for(model, workspace, Limits(trim_after_tokens=1_000))
     with pytest.raises(Stop):
         agent.run("task")
@@ -178,13 +164,7 @@ def test_one_moving_breakpoint_per_request_and_none_stored(
         messages = json.loads(request["messages"])
         assert messages[-1]["content"][-1]["cache_control"] == CACHE
         assert request["messages"].count("cache_control") == 1
-        assert (
-            sum(
-                request[k].count("cache_control")
-                for k in ("system", "tools", "messages")
-            )
-            <= 4
-        )
+        assert sum(request[k].count("cache_control") for k in ("system", "tools", "messages")) <= 4
     assert "cache_control" not in json.dumps(agent.messages)
     assert agent.messages[0]["content"] == [{"type": "text", "text": "task"}]
 
@@ -207,9 +187,7 @@ def test_prefix_warning_names_the_model_and_its_minimum() -> None:
 
 
 def test_max_tokens_stops_the_loop(workspace: Workspace) -> None:
-    model = ScriptedModel(
-        "claude-sonnet-5-5", [bash("echo hi", n, usage(600, 0)) for n in range(1, 10)]
-    )
+    model = ScriptedModel("claude-sonnet-5-5", [bash("echo hi", n, usage(600, 0)) for n in range(1, 10)])
     agent = agent_for(model, workspace, Limits(max_tokens=1_000))
     with pytest.raises(Stop) as stop:
         agent.run("task")
@@ -234,9 +212,7 @@ def test_max_usd_stops_the_loop(workspace: Workspace) -> None:
 
 
 def test_max_seconds_stops_the_loop(workspace: Workspace) -> None:
-    model = ScriptedModel(
-        "claude-sonnet-5-5", [bash("sleep 0.3", n) for n in range(1, 10)]
-    )
+    model = ScriptedModel("claude-sonnet-5-5", [bash("sleep 0.3", n) for n in range(1, 10)])
     agent = agent_for(model, workspace, Limits(max_seconds=0.2))
     with pytest.raises(Stop) as stop:
         agent.run("task")
@@ -246,9 +222,7 @@ def test_max_seconds_stops_the_loop(workspace: Workspace) -> None:
 
 
 def test_max_steps_stops_the_loop(workspace: Workspace) -> None:
-    model = ScriptedModel(
-        "claude-sonnet-5-5", [bash("echo hi", n) for n in range(1, 10)]
-    )
+    model = ScriptedModel("claude-sonnet-5-5", [bash("echo hi", n) for n in range(1, 10)])
     agent = agent_for(model, workspace, Limits(max_steps=3))
     with pytest.raises(Stop) as stop:
         agent.run("task")
@@ -276,8 +250,13 @@ def test_a_tool_call_resets_the_malformed_count(workspace: Workspace) -> None:
 
 
 def test_limits_from_env() -> None:
-    env = {"MAYOR_MAX_STEPS": "7", "MAYOR_MAX_TOKENS": "12345", "MAYOR_MAX_USD": "0.5",
-           "MAYOR_MAX_SECONDS": "90", "MAYOR_TRIM_AFTER_TOKENS": "5000"}  # fmt: skip
+    env = {
+        "MAYOR_MAX_STEPS": "7",
+        "MAYOR_MAX_TOKENS": "12345",
+        "MAYOR_MAX_USD": "0.5",
+        "MAYOR_MAX_SECONDS": "90",
+        "MAYOR_TRIM_AFTER_TOKENS": "5000",
+    }
     limits = limits_from_env(env)
     assert limits == Limits(
         max_steps=7,
@@ -292,9 +271,7 @@ def test_limits_from_env() -> None:
 # -- 5. run_agent saves whatever happens ----------------------------------------------------------
 
 
-def test_run_agent_saves_everything_when_the_model_raises(
-    workspace: Workspace, tmp_path: Path
-) -> None:
+def test_run_agent_saves_everything_when_the_model_raises(workspace: Workspace, tmp_path: Path) -> None:
     model = ScriptedModel(
         "claude-sonnet-5-5",
         [bash("echo hi", 1, usage(1000, 100)), RuntimeError("connection reset")],
@@ -307,10 +284,7 @@ def test_run_agent_saves_everything_when_the_model_raises(
     assert result["error"] == "the agent failed: RuntimeError: connection reset"
     assert result["summary"] == ""
     assert result["turns"] == 2
-    assert (
-        result["usage"]["input_tokens"] == 1000
-        and result["usage"]["output_tokens"] == 100
-    )
+    assert result["usage"]["input_tokens"] == 1000 and result["usage"]["output_tokens"] == 100
     assert result["usage"]["cost_usd"] == pytest.approx(0.003)
 
     transcript = json.loads((run_dir / "transcript.json").read_text())
@@ -321,16 +295,10 @@ def test_run_agent_saves_everything_when_the_model_raises(
     assert not list(run_dir.glob("*.tmp"))
 
 
-def test_run_agent_success_returns_0_with_the_summary(
-    workspace: Workspace, tmp_path: Path
-) -> None:
+def test_run_agent_success_returns_0_with_the_summary(workspace: Workspace, tmp_path: Path) -> None:
     model = ScriptedModel("claude-sonnet-5-5", [final("Fixed it.")])
     run_dir = tmp_path / "run"
     assert run_agent(agent_for(model, workspace), "task", run_dir) == 0
     result = json.loads((run_dir / "result.json").read_text())
-    assert (
-        result["error"] is None
-        and result["summary"] == "Fixed it."
-        and result["turns"] == 1
-    )
+    assert result["error"] is None and result["summary"] == "Fixed it." and result["turns"] == 1
     assert (run_dir / "transcript.json").exists()

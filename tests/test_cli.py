@@ -58,7 +58,7 @@ def shown(bead_id: str) -> dict[str, Any]:
 
 def set_status(bead_id: str, status: str) -> None:
     """What the supervisor does when a bead lands or fails (no CLI command does this)."""
-    from supervisor.beadstate import modify
+    from supervisor.run.beadstate import modify
 
     modify(open_repo().store, bead_id, lambda bead: setattr(bead, "status", status))
 
@@ -133,14 +133,41 @@ def test_add_with_every_option(mayor_repo: Path) -> None:
     dep = add("The groundwork")
     bead_id = add(
         "Parse the config",
-        "-d", "Read .mayor/config.toml with tomllib.",
-        "--accept", "parses the sample", "--accept", "rejects junk", "--check", "pytest -q tests/test_config.py",
-        "--check", "true", "--check", "ruff check .",
-        "--dep", dep, "--dep", dep,
-        "-p", "1", "--label", "config", "--label", "core", "--label", "config",
-        "--kind", "feature", "--estimate", "45", "--agent", "script", "--model", "claude-x",
-        "--approval", "human",
-    )  # fmt: skip
+        "-d",
+        "Read .mayor/config.toml with tomllib.",
+        "--accept",
+        "parses the sample",
+        "--accept",
+        "rejects junk",
+        "--check",
+        "pytest -q tests/test_config.py",
+        "--check",
+        "true",
+        "--check",
+        "ruff check .",
+        "--dep",
+        dep,
+        "--dep",
+        dep,
+        "-p",
+        "1",
+        "--label",
+        "config",
+        "--label",
+        "core",
+        "--label",
+        "config",
+        "--kind",
+        "feature",
+        "--estimate",
+        "45",
+        "--agent",
+        "script",
+        "--model",
+        "claude-x",
+        "--approval",
+        "human",
+    )
     data = shown(bead_id)
     assert data["id"] == bead_id
     assert data["title"] == "Parse the config"
@@ -172,12 +199,31 @@ def test_add_refuses_an_out_of_range_priority_as_usage(mayor_repo: Path) -> None
 
 def test_show_prints_the_bead_for_people(mayor_repo: Path) -> None:
     dep = add("First")
-    bead_id = add("Second", "-d", "The long story.", "--dep", dep, "--accept", "works", "--check", "true",
-                  "--label", "x", "--estimate", "12")  # fmt: skip
+    bead_id = add(
+        "Second",
+        "-d",
+        "The long story.",
+        "--dep",
+        dep,
+        "--accept",
+        "works",
+        "--check",
+        "true",
+        "--label",
+        "x",
+        "--estimate",
+        "12",
+    )
     text = ok("show", bead_id).stdout
     assert text.splitlines()[0] == f"{bead_id}  Second"
-    for part in ("status: open", f"deps: {dep}", "labels: x", "estimate: 12 min", "The long story.",
-                 "  - works  [check: true]"):  # fmt: skip
+    for part in (
+        "status: open",
+        f"deps: {dep}",
+        "labels: x",
+        "estimate: 12 min",
+        "The long story.",
+        "  - works  [check: true]",
+    ):
         assert part in text
 
 
@@ -280,10 +326,33 @@ def test_dep_add_and_rm(mayor_repo: Path) -> None:
 def test_update_changes_every_field_it_is_given(mayor_repo: Path) -> None:
     bead_id = add("Old", "--label", "stale", "--label", "keep")
     result = ok(
-        "update", bead_id, "--title", "New", "-d", "More words.", "-p", "0", "--label", "fresh",
-        "--remove-label", "stale", "--kind", "bug", "--estimate", "7", "--agent", "script", "--model", "m2",
-        "--approval", "human", "--accept", "it works", "--check", "true",
-    )  # fmt: skip
+        "update",
+        bead_id,
+        "--title",
+        "New",
+        "-d",
+        "More words.",
+        "-p",
+        "0",
+        "--label",
+        "fresh",
+        "--remove-label",
+        "stale",
+        "--kind",
+        "bug",
+        "--estimate",
+        "7",
+        "--agent",
+        "script",
+        "--model",
+        "m2",
+        "--approval",
+        "human",
+        "--accept",
+        "it works",
+        "--check",
+        "true",
+    )
     assert result.stderr.startswith(f"updated {bead_id}: ")
     data = shown(bead_id)
     assert (data["title"], data["description"], data["priority"], data["kind"]) == ("New", "More words.", 0, "bug")
@@ -342,9 +411,11 @@ def test_graph_dot(mayor_repo: Path) -> None:
     assert dot.startswith("digraph beads {") and dot.rstrip().endswith("}")
     edges = set(re.findall(r'"([^"]+)" -> "([^"]+)";', dot))
     assert edges == {
-        (ids["top"], ids["left"]), (ids["top"], ids["right"]),
-        (ids["left"], ids["bottom"]), (ids["right"], ids["bottom"]),
-    }  # fmt: skip
+        (ids["top"], ids["left"]),
+        (ids["top"], ids["right"]),
+        (ids["left"], ids["bottom"]),
+        (ids["right"], ids["bottom"]),
+    }
 
 
 def test_graph_mermaid(mayor_repo: Path) -> None:
@@ -441,9 +512,7 @@ sys.stderr.write(f"\\nEXIT={code} HEAVY={','.join(heavy)}\\n")
 
 @pytest.mark.parametrize("args", [["--help"], ["add", "--help"], ["ready", "--json"], ["list"]])
 def test_bead_commands_do_not_import_anthropic_or_git(mayor_repo: Path, args: list[str]) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", _HEAVY_PROBE, *args], cwd=mayor_repo, capture_output=True, text=True
-    )
+    proc = subprocess.run([sys.executable, "-c", _HEAVY_PROBE, *args], cwd=mayor_repo, capture_output=True, text=True)
     last = proc.stderr.splitlines()[-1]
     assert last == "EXIT=0 HEAVY=", proc.stderr
 

@@ -38,7 +38,7 @@ import pytest
 
 from beads.models import Bead
 from beads.store import Store, atomic_write, bead_from
-from supervisor.beadstate import counted_attempts
+from supervisor.run.beadstate import counted_attempts
 
 MAYOR = Path(sys.executable).with_name("mayor")
 if not MAYOR.exists():  # pragma: no cover - an unusual install
@@ -46,7 +46,7 @@ if not MAYOR.exists():  # pragma: no cover - an unusual install
 SAFETY_S = 90.0
 """How long anything may take before the test gives up (a hang, not slowness, is the failure)."""
 
-AGENT = r'''
+AGENT = r"""
 import hashlib, json, os, random, subprocess, sys, time
 from pathlib import Path
 
@@ -74,9 +74,9 @@ subprocess.run(["git", "add", f"out-{bead}.txt"], check=True)
 if subprocess.run(["git", "diff", "--cached", "--quiet"]).returncode != 0:
     subprocess.run(["git", "commit", "-q", "-m", f"work on {bead}"], check=True)
 print(f"agent {bead} attempt {attempt} done")
-'''
+"""
 
-GATE = r'''
+GATE = r"""
 import collections, hashlib, json, os, random, re, subprocess, sys, time
 from pathlib import Path
 
@@ -120,7 +120,7 @@ mark("end", head, 1 if problems else 0)
 for problem in problems:
     print("gate:", problem)
 sys.exit(1 if problems else 0)
-'''
+"""
 
 
 def git(cwd: Path, *args: str, check: bool = True) -> str:
@@ -193,9 +193,13 @@ class Sandbox:
         out = self.tools / f"sling-{len(self.procs) + 1}.out"
         with open(out, "wb") as handle:
             proc = subprocess.Popen(
-                [str(MAYOR), "sling", *args], cwd=self.root, stdout=handle, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
+                [str(MAYOR), "sling", *args],
+                cwd=self.root,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.procs.append((proc, out))
         return proc
 
@@ -265,7 +269,7 @@ class Sandbox:
             (self.tools / name).unlink(missing_ok=True)
 
     def cleanup(self) -> None:
-        for name in list(self.tools.glob("hold-*")) + [self.tools / "gate-hold"]:
+        for name in [*list(self.tools.glob("hold-*")), self.tools / "gate-hold"]:
             name.unlink(missing_ok=True)
         for proc, _ in self.procs:
             if proc.poll() is None:
@@ -296,10 +300,15 @@ def sandbox_factory(mayor_repo: Path, tmp_path: Path) -> Iterator[Callable[..., 
         (tools / "plan.json").write_text(json.dumps(plan))
         python = sys.executable
         config = [
-            'target = "main"', f"slots = {slots}", 'agent = "crash"', f"max_attempts = {max_attempts}",
+            'target = "main"',
+            f"slots = {slots}",
+            'agent = "crash"',
+            f"max_attempts = {max_attempts}",
             f"gate = {json.dumps(f'{python} {tools}/gate.py {tools}')}",
-            "", "[agents.crash]", f"command = {json.dumps(f'{python} {tools}/agent.py {tools}')}",
-        ]  # fmt: skip
+            "",
+            "[agents.crash]",
+            f"command = {json.dumps(f'{python} {tools}/agent.py {tools}')}",
+        ]
         (mayor_repo / ".mayor" / "config.toml").write_text("\n".join(config) + "\n")
         with Store(mayor_repo / ".mayor").edit() as tx:
             for bead_id, bead_deps in deps.items():
@@ -339,8 +348,12 @@ def assert_every_target_commit_passes_the_gate(sb: Sandbox, tmp_path: Path) -> N
         for commit in git(sb.root, "rev-list", "--first-parent", "main").split():
             git(check, "checkout", "-q", "--detach", commit)
             gate = subprocess.run(
-                [sys.executable, str(sb.tools / "gate.py"), str(sb.tools)], cwd=check, env=env, capture_output=True, text=True
-            )  # fmt: skip
+                [sys.executable, str(sb.tools / "gate.py"), str(sb.tools)],
+                cwd=check,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             assert gate.returncode == 0, f"main's commit {commit} fails the gate:\n{gate.stdout}{gate.stderr}"
     finally:
         git(sb.root, "worktree", "remove", "--force", str(check))
@@ -357,7 +370,9 @@ def assert_no_agent_left(sb: Sandbox) -> None:
     records = sb.agent_records()
     assert records, "no agent was ever recorded"
     for record in records:
-        wait_until(f"agent {record['pid']} to be gone", lambda: not alive(record["pid"], record.get("ticks")))
+        wait_until(
+            f"agent {record['pid']} to be gone", lambda record=record: not alive(record["pid"], record.get("ticks"))
+        )
         assert not group_alive(record["pid"]), f"agent group {record['pid']} still has live processes"
 
 
@@ -410,7 +425,13 @@ def test_kill9_at_random_moments_lands_every_bead_exactly_once(
     rng = random.Random(seed)
     deps = random_dag(rng, rng.randint(10, 14))
     sb = sandbox_factory(deps, slots=3, agent_sleep=(0.3, 1.5), gate_sleep=(0.1, 0.3))
-    delays = {"agent": (0.05, 0.6), "agent_exit": (0.0, 0.03), "gate": (0.0, 0.25), "landing": (0.0, 0.04), "any": (0.2, 2.5)}
+    delays = {
+        "agent": (0.05, 0.6),
+        "agent_exit": (0.0, 0.03),
+        "gate": (0.0, 0.25),
+        "landing": (0.0, 0.04),
+        "any": (0.2, 2.5),
+    }
     plan = [*PHASES, "any"]
     rng.shuffle(plan)
     kills = []
@@ -582,10 +603,15 @@ def test_ctrl_c_finishes_the_merge_stops_agents_and_resumes(sandbox_factory: Cal
     sb = sandbox_factory({i: [] for i in ids}, slots=4, max_attempts=2)
     sb.hold("gate-hold", "hold-c3", "hold-c4")
     proc = sb.start()
-    wait_until("a gate waiting, a bead queued behind it, two agents working", lambda: (
-        bool(sb.gate_lines("waiting")) and {e["bead"] for e in sb.events("queued")} == {"c1", "c2"}
-        and {e["bead"] for e in sb.events("agent_started")} == set(ids)
-    ), proc)  # fmt: skip
+    wait_until(
+        "a gate waiting, a bead queued behind it, two agents working",
+        lambda: (
+            bool(sb.gate_lines("waiting"))
+            and {e["bead"] for e in sb.events("queued")} == {"c1", "c2"}
+            and {e["bead"] for e in sb.events("agent_started")} == set(ids)
+        ),
+        proc,
+    )
     candidate = sb.gate_lines("waiting")[0][1]
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
 
@@ -593,7 +619,7 @@ def test_ctrl_c_finishes_the_merge_stops_agents_and_resumes(sandbox_factory: Cal
     wait_until("c3 and c4 stopped", lambda: {e["bead"] for e in sb.events("agent_exited")} >= {"c3", "c4"}, proc)
     for bead_id in ("c3", "c4"):
         pgid = json.loads((sb.root / ".mayor" / "runs" / bead_id / "1" / "agent.json").read_text())["pid"]
-        wait_until(f"{bead_id}'s agent group gone", lambda: not group_alive(pgid))
+        wait_until(f"{bead_id}'s agent group gone", lambda pgid=pgid: not group_alive(pgid))
     assert git(sb.root, "rev-parse", "main") == sb.base
     sb.release("gate-hold")
     assert sb.finish(proc) == 130, sb.output(proc)

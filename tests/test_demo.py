@@ -16,8 +16,13 @@ def _events(root: Path) -> list[dict]:
 
 def test_demo_runs_the_whole_loop_offline(tmp_path: Path) -> None:
     where = tmp_path / "demo"
-    out = subprocess.run([str(MAYOR), "demo", "--dir", str(where)], capture_output=True, text=True,
-                         timeout=RUN_TIMEOUT_S * 2, stdin=subprocess.DEVNULL)  # fmt: skip
+    out = subprocess.run(
+        [str(MAYOR), "demo", "--dir", str(where)],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S * 2,
+        stdin=subprocess.DEVNULL,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == str(where)
     beads = [json.loads(p.read_text()) for p in (where / ".mayor" / "beads").glob("*.json")]
@@ -26,7 +31,9 @@ def test_demo_runs_the_whole_loop_offline(tmp_path: Path) -> None:
     log = _events(where)
     conflicted = {e["bead"] for e in log if e["type"] == "conflict"}
     assert conflicted and all(any(e["type"] == "merged" and e["bead"] == b for e in log) for b in conflicted)
-    assert "- slugify()" in (where / "CHANGELOG.md").read_text() and "- truncate()" in (where / "CHANGELOG.md").read_text()
+    assert (
+        "- slugify()" in (where / "CHANGELOG.md").read_text() and "- truncate()" in (where / "CHANGELOG.md").read_text()
+    )
     gate = tomllib.loads((where / ".mayor" / "config.toml").read_text())["gate"]
     for sha, _parents, _subject in first_parents(where):
         ok, output = gate_passes(where, sha, gate)

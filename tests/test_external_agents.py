@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from beads.models import Bead, Finding, Usage
-from supervisor.agentproc import AgentProcess
 from supervisor.agents import LaunchContext, Report, adapter_for
 from supervisor.agents.external import NO_RESULT, NO_TURN, ClaudeCodeAdapter, CodexAdapter
 from supervisor.config import AgentConfig
 from supervisor.pricing import cost
+from supervisor.run.agentproc import AgentProcess
 from tests.sling_helpers import add_bead, bead, git, sling
 
 FAKES = Path(__file__).parent / "fakes"
@@ -48,8 +48,15 @@ def fake_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return bin_dir
 
 
-def context(tmp_path: Path, kind: str, *, model: str | None = None, args: list[str] | None = None,
-            command: str | None = None, max_steps: int | None = None) -> LaunchContext:  # fmt: skip
+def context(
+    tmp_path: Path,
+    kind: str,
+    *,
+    model: str | None = None,
+    args: list[str] | None = None,
+    command: str | None = None,
+    max_steps: int | None = None,
+) -> LaunchContext:
     run_dir = tmp_path / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "prompt.md").write_text(PROMPT)
@@ -63,8 +70,13 @@ def run(ctx: LaunchContext, scenario: str = "success", **env: str) -> int | None
     """Launch ``ctx``'s agent as the supervisor does and wait for it; its exit status."""
     adapter = adapter_for(ctx.config.kind)
     launch = adapter.launch(ctx)
-    full_env = {"MAYOR_PROMPT_FILE": str(ctx.run_dir / "prompt.md"), "MAYOR_BEAD_ID": ctx.bead.id,
-                "FAKE_SCENARIO": scenario, **launch.env, **env}  # fmt: skip
+    full_env = {
+        "MAYOR_PROMPT_FILE": str(ctx.run_dir / "prompt.md"),
+        "MAYOR_BEAD_ID": ctx.bead.id,
+        "FAKE_SCENARIO": scenario,
+        **launch.env,
+        **env,
+    }
     agent = AgentProcess.start(launch.command, ctx.worktree, ctx.run_dir, full_env)
     return agent.wait(60.0, 60.0, lambda: None, lambda: None).code
 
@@ -92,8 +104,18 @@ def test_claude_command_line_carries_prompt_model_limit_and_permission_flags(fak
 
     assert run(ctx) == 0
 
-    assert argv(ctx) == ["-p", PROMPT.rstrip("\n"), "--output-format", "stream-json", "--verbose",
-                         "--max-turns", "7", "--model", "claude-sonnet-4-5", *args]  # fmt: skip
+    assert argv(ctx) == [
+        "-p",
+        PROMPT.rstrip("\n"),
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--max-turns",
+        "7",
+        "--model",
+        "claude-sonnet-4-5",
+        *args,
+    ]
 
 
 def test_claude_command_override_and_no_model(tmp_path: Path) -> None:
@@ -102,8 +124,14 @@ def test_claude_command_override_and_no_model(tmp_path: Path) -> None:
 
     assert run(ctx) == 0
 
-    assert argv(ctx) == ["-p", PROMPT.rstrip("\n"), "--output-format", "stream-json", "--verbose",
-                         "--dangerously-skip-permissions"]  # fmt: skip
+    assert argv(ctx) == [
+        "-p",
+        PROMPT.rstrip("\n"),
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--dangerously-skip-permissions",
+    ]
 
 
 def test_codex_command_line_passes_the_prompt_last_after_the_options(fake_bin: Path, tmp_path: Path) -> None:
@@ -131,8 +159,13 @@ def test_claude_success_takes_usage_cost_turns_and_text_from_the_result_event(fa
     report = reported(context(tmp_path, "claude-code", model="claude-sonnet-4-5"))
 
     assert report.error is None
-    assert report.usage == Usage(input_tokens=12, output_tokens=340, cache_read_input_tokens=20000,
-                                 cache_creation_input_tokens=1500, cost_usd=0.0421)  # fmt: skip
+    assert report.usage == Usage(
+        input_tokens=12,
+        output_tokens=340,
+        cache_read_input_tokens=20000,
+        cache_creation_input_tokens=1500,
+        cost_usd=0.0421,
+    )
     assert report.turns == 2
     assert report.summary == "Done: added the feature and its test."
     assert report.findings == [] and report.problems == []
@@ -185,8 +218,12 @@ def test_claude_crash_without_result_event_counts_each_message_once(fake_bin: Pa
 
     assert report.error == NO_RESULT
     # msg_01 appears on two events (text, then tool_use) and counts once; msg_02 once
-    tokens = Usage(input_tokens=4 + 6, output_tokens=120 + 30, cache_read_input_tokens=9000 + 10500,
-                   cache_creation_input_tokens=1500)  # fmt: skip
+    tokens = Usage(
+        input_tokens=4 + 6,
+        output_tokens=120 + 30,
+        cache_read_input_tokens=9000 + 10500,
+        cache_creation_input_tokens=1500,
+    )
     assert report.usage is not None
     assert report.usage.model_dump(exclude={"cost_usd"}) == tokens.model_dump(exclude={"cost_usd"})
     assert report.usage.cost_usd == pytest.approx(cost("claude-sonnet-4-5", tokens))
@@ -202,8 +239,14 @@ def test_claude_findings_in_the_final_text_are_validated(fake_bin: Path, tmp_pat
     report = reported(context(tmp_path, "claude-code"), "findings")
 
     assert report.error is None
-    expected = Finding(file="app/db.py", line=42, severity="high", title="SQL built by string formatting",
-                       description="user input reaches execute()", recommendation="use parameters")  # fmt: skip
+    expected = Finding(
+        file="app/db.py",
+        line=42,
+        severity="high",
+        title="SQL built by string formatting",
+        description="user input reaches execute()",
+        recommendation="use parameters",
+    )
     assert report.findings == [expected]
     assert len(report.problems) == 1 and report.problems[0].startswith("finding 2 dropped")
 
@@ -223,8 +266,9 @@ def test_codex_success_moves_cached_input_out_of_input_and_stays_unpriced(fake_b
     report = reported(context(tmp_path, "codex", model="gpt-5-codex"))
 
     assert report.error is None
-    assert report.usage == Usage(input_tokens=24763 - 24448, cache_read_input_tokens=24448, output_tokens=122,
-                                 cost_usd=None)  # fmt: skip
+    assert report.usage == Usage(
+        input_tokens=24763 - 24448, cache_read_input_tokens=24448, output_tokens=122, cost_usd=None
+    )
     assert report.summary == "Implemented the change; tests pass."
     assert report.turns == 1
 
@@ -286,8 +330,9 @@ def test_codex_usage_is_the_running_total_per_thread_summed_over_threads(fake_bi
 
     assert one.usage == Usage(input_tokens=700, cache_read_input_tokens=1800, output_tokens=130, cost_usd=None)
     assert one.turns == 2 and one.summary == "Implemented the change; tests pass."
-    assert both.usage == Usage(input_tokens=700 + 315, cache_read_input_tokens=1800 + 24448, output_tokens=130 + 122,
-                               cost_usd=None)  # fmt: skip
+    assert both.usage == Usage(
+        input_tokens=700 + 315, cache_read_input_tokens=1800 + 24448, output_tokens=130 + 122, cost_usd=None
+    )
     assert both.turns == 3
 
 
@@ -334,8 +379,13 @@ def test_sling_lands_the_work_of_an_external_agent_and_books_its_usage(
     assert feat.result is not None and feat.result.summary
     usage = feat.attempts[-1].usage
     if kind == "claude-code":
-        assert usage == Usage(input_tokens=12, output_tokens=340, cache_read_input_tokens=20000,
-                              cache_creation_input_tokens=1500, cost_usd=0.0421)  # fmt: skip
+        assert usage == Usage(
+            input_tokens=12,
+            output_tokens=340,
+            cache_read_input_tokens=20000,
+            cache_creation_input_tokens=1500,
+            cost_usd=0.0421,
+        )
     else:
         assert usage == Usage(input_tokens=315, cache_read_input_tokens=24448, output_tokens=122, cost_usd=None)
     assert feat.usage == usage

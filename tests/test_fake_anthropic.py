@@ -10,10 +10,14 @@ import pytest
 from tests.fake_anthropic import FakeAnthropic, bash, edit, final, overloaded, rate_limited
 
 CACHE = {"type": "ephemeral"}
-TOOLS: list[Any] = [{"type": "bash_20250124", "name": "bash"},
-                    {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool", "cache_control": CACHE}]  # fmt: skip
-SYSTEM: list[Any] = [{"type": "text", "text": "You are careful. " * 50},
-                     {"type": "text", "text": "# Repository context\n" * 40, "cache_control": CACHE}]  # fmt: skip
+TOOLS: list[Any] = [
+    {"type": "bash_20250124", "name": "bash"},
+    {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool", "cache_control": CACHE},
+]
+SYSTEM: list[Any] = [
+    {"type": "text", "text": "You are careful. " * 50},
+    {"type": "text", "text": "# Repository context\n" * 40, "cache_control": CACHE},
+]
 
 
 def client(retries: int = 2) -> anthropic.Anthropic:
@@ -24,13 +28,16 @@ def ask(task: str, *history: dict[str, Any], retries: int = 2) -> Any:
     messages: list[Any] = [{"role": "user", "content": [{"type": "text", "text": task}]}, *history]
     last = messages[-1]
     last["content"][-1]["cache_control"] = CACHE
-    return client(retries).messages.create(model="claude-sonnet-5-5", max_tokens=1024, system=SYSTEM,
-                                           tools=TOOLS, messages=messages)  # fmt: skip
+    return client(retries).messages.create(
+        model="claude-sonnet-5-5", max_tokens=1024, system=SYSTEM, tools=TOOLS, messages=messages
+    )
 
 
 def test_scripted_conversation_per_key_in_the_api_shape(fake_anthropic: FakeAnthropic) -> None:
-    fake_anthropic.scripts = {"b1": [edit("create", "a.py", file_text="x = 1\n"), final("made a.py")],
-                              "b10": [bash("true"), bash("false"), final("b10 done")]}  # fmt: skip
+    fake_anthropic.scripts = {
+        "b1": [edit("create", "a.py", file_text="x = 1\n"), final("made a.py")],
+        "b10": [bash("true"), bash("false"), final("b10 done")],
+    }
     first = ask("Work on bead b10 now")
     assert first.type == "message" and first.role == "assistant" and first.stop_reason == "tool_use"
     use = first.content[0]
@@ -60,12 +67,14 @@ def test_usage_simulates_prompt_caching(fake_anthropic: FakeAnthropic) -> None:
 
 
 def test_minimum_cacheable_length() -> None:
-    with FakeAnthropic(default=lambda call: final(), min_cacheable_tokens=100_000) as fake:
-        with pytest.MonkeyPatch.context() as mp:
-            for name, value in fake.env().items():
-                mp.setenv(name, value)
-            ask("one")
-            usage = ask("one").usage
+    with (
+        FakeAnthropic(default=lambda call: final(), min_cacheable_tokens=100_000) as fake,
+        pytest.MonkeyPatch.context() as mp,
+    ):
+        for name, value in fake.env().items():
+            mp.setenv(name, value)
+        ask("one")
+        usage = ask("one").usage
     assert usage.cache_read_input_tokens == usage.cache_creation_input_tokens == 0 and usage.input_tokens > 0
 
 
@@ -82,8 +91,11 @@ def test_requests_the_api_would_refuse(fake_anthropic: FakeAnthropic) -> None:
     dangling = {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "bash", "input": {}}]}
     with pytest.raises(anthropic.BadRequestError, match="without tool_result"):
         ask("x", dangling, {"role": "user", "content": [{"type": "text", "text": "?"}]})
-    five: list[Any] = [{"role": "user", "content": [{"type": "text", "text": str(i), "cache_control": CACHE} for i in range(3)]}]
+    five: list[Any] = [
+        {"role": "user", "content": [{"type": "text", "text": str(i), "cache_control": CACHE} for i in range(3)]}
+    ]
     with pytest.raises(anthropic.BadRequestError, match="maximum of 4"):
         client().messages.create(model="m", max_tokens=1, system=SYSTEM, tools=TOOLS, messages=five)
     assert fake_anthropic.total_usage() == dict.fromkeys(
-        ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"), 0)
+        ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"), 0
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 import pytest
@@ -74,7 +75,7 @@ def _is_cycle(beads: Mapping[str, Bead], cycle: list[str]) -> bool:
 
 
 def test_landed_means_merged_or_done() -> None:
-    assert LANDED == {"merged", "done"}
+    assert {"merged", "done"} == LANDED
 
 
 @PROPERTY
@@ -141,7 +142,7 @@ def test_critical_path_is_estimate_plus_longest_dependent(beads: dict[str, Bead]
 def test_critical_path_chain_is_a_real_chain(beads: dict[str, Bead]) -> None:
     chain = graph.critical_path(beads)
     length = graph.critical_paths(beads)
-    for first, second in zip(chain, chain[1:]):
+    for first, second in itertools.pairwise(chain):
         assert first in beads[second].deps
     if chain:
         assert length[chain[0]] == max(length.values())
@@ -212,7 +213,7 @@ def test_failed_and_cancelled_deps_are_stuck_with_a_reason() -> None:
     assert [(h.dep, h.stuck) for h in holds] == [("f", True), ("c", True), ("r", False)]
     assert "mayor reopen f" in holds[0].describe()
     assert "cancelled" in holds[1].describe()
-    assert "waits on r (running)" == holds[2].describe()
+    assert holds[2].describe() == "waits on r (running)"
 
 
 def _chain(n: int) -> dict[str, Bead]:

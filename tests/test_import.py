@@ -142,24 +142,38 @@ def test_beads_mapping_details(mayor_repo: Path, tmp_path: Path) -> None:
     stored = invoke("add", "Already here")
     here = stored.stdout.strip()
     a = {
-        "id": "bd-1", "title": "Parent", "status": "in_progress", "issue_type": "Merge Request",
-        "priority": 9, "estimated_minutes": 45, "design": "Use a queue.", "notes": "Ask Ann.",
-        "description": "Body.", "acceptance_criteria": "- [ ] tests pass\n\n* docs updated\n1. no regressions",
-        "close_reason": "", "owner": "ann@example.com", "external_ref": "gh-12", "labels": ["x", "x", "y"],
-        "created_at": "2025-01-02T03:04:05Z", "updated_at": "2025-01-03T00:00:00Z",
+        "id": "bd-1",
+        "title": "Parent",
+        "status": "in_progress",
+        "issue_type": "Merge Request",
+        "priority": 9,
+        "estimated_minutes": 45,
+        "design": "Use a queue.",
+        "notes": "Ask Ann.",
+        "description": "Body.",
+        "acceptance_criteria": "- [ ] tests pass\n\n* docs updated\n1. no regressions",
+        "close_reason": "",
+        "owner": "ann@example.com",
+        "external_ref": "gh-12",
+        "labels": ["x", "x", "y"],
+        "created_at": "2025-01-02T03:04:05Z",
+        "updated_at": "2025-01-03T00:00:00Z",
         "dependencies": [
             {"issue_id": "bd-1", "depends_on_id": here, "type": "blocks"},
             {"issue_id": "bd-1", "depends_on_id": "bd-gone", "type": "blocks"},
             {"issue_id": "bd-1", "depends_on_id": "bd-2", "type": "related"},
         ],
-    }  # fmt: skip
+    }
     b = {
-        "id": "bd-2", "title": "Child", "status": "tombstone", "priority": -1,
+        "id": "bd-2",
+        "title": "Child",
+        "status": "tombstone",
+        "priority": -1,
         "dependencies": [
             {"issue_id": "bd-2", "depends_on_id": "bd-1", "type": "blocks"},
             {"issue_id": "bd-2", "depends_on_id": "bd-1", "type": "blocks"},
         ],
-    }  # fmt: skip
+    }
     export = write_jsonl(tmp_path / "bd.jsonl", [a, b])
     result = invoke("import", str(export), "--from", "beads", "--json")
     assert result.exit_code == 0, result.output
@@ -170,11 +184,18 @@ def test_beads_mapping_details(mayor_repo: Path, tmp_path: Path) -> None:
     assert one.description == "Body.\n\n## Design\n\nUse a queue.\n\n## Notes\n\nAsk Ann."
     assert [c.text for c in one.acceptance] == ["tests pass", "docs updated", "no regressions"]
     assert one.labels == ["x", "y"] and one.deps == [here]
-    assert [(lk.type, lk.id, lk.external) for lk in one.links] == [("blocks", "bd-gone", True), ("related", "bd-2", False)]
+    assert [(lk.type, lk.id, lk.external) for lk in one.links] == [
+        ("blocks", "bd-gone", True),
+        ("related", "bd-2", False),
+    ]
     assert one.source == {
-        "system": "beads", "id": "bd-1", "status": "in_progress", "issue_type": "Merge Request",
-        "owner": "ann@example.com", "external_ref": "gh-12",
-    }  # fmt: skip
+        "system": "beads",
+        "id": "bd-1",
+        "status": "in_progress",
+        "issue_type": "Merge Request",
+        "owner": "ann@example.com",
+        "external_ref": "gh-12",
+    }
     assert one.updated_at.isoformat() == "2025-01-03T00:00:00+00:00"
     assert (two.status, two.priority, two.deps, two.kind) == ("cancelled", 0, ["bd-1"], "task")
     assert "2 dep(s), 1 link(s), 1 external reference(s)" in result.stderr and "bd-1 -> bd-gone" in result.stderr

@@ -8,8 +8,8 @@ from pathlib import Path
 from rich.console import Console
 
 from supervisor.events import EventLog
-from supervisor.live import LiveView, PlainView, Watcher, plain_line
 from supervisor.repo import Repo
+from supervisor.views.live import LiveView, PlainView, Watcher, plain_line
 from tests.sling_helpers import add_bead
 
 

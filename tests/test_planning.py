@@ -42,10 +42,16 @@ def plan_json(beads: Sequence[dict[str, Any]]) -> str:
 
 def bead(key: str, title: str, deps: Sequence[str] = (), **extra: Any) -> dict[str, Any]:
     record = {
-        "key": key, "title": title, "description": f"Do {title.lower()}.",
+        "key": key,
+        "title": title,
+        "description": f"Do {title.lower()}.",
         "acceptance": [{"text": f"{key} works", "check": f"pytest -q tests/test_{key}.py"}],
-        "deps": list(deps), "priority": 1, "labels": ["login"], "estimate_minutes": 30, "kind": "task",
-    }  # fmt: skip
+        "deps": list(deps),
+        "priority": 1,
+        "labels": ["login"],
+        "estimate_minutes": 30,
+        "kind": "task",
+    }
     return {**record, **extra}
 
 
@@ -220,7 +226,7 @@ def test_duplicates_of_existing_beads_are_named(design_file: Path, fake: FakeAnt
 
 
 def test_extract_array_prefers_the_fenced_block() -> None:
-    answer = "Think [a] first.\n```json\n[{\"title\": \"x\"}]\n```\nDone [b]."
+    answer = 'Think [a] first.\n```json\n[{"title": "x"}]\n```\nDone [b].'
     assert plan_cmd.extract_array(answer) == '[{"title": "x"}]'
     assert plan_cmd.extract_array('Plan: [{"title": "x"}] ok') == '[{"title": "x"}]'
     with pytest.raises(plan_cmd.PlanError):

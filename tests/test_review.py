@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from beads.models import Finding
-from supervisor import review
+from supervisor.views import review
 from tests.sling_helpers import bead, configure, git, mayor, script
 
 SEVERITY_OF = {"secrets": "high", "injection": "medium"}
@@ -19,7 +19,9 @@ def reviewed(mayor_repo: Path, tmp_path: Path) -> Path:
     (mayor_repo / "app.py").write_text('PASSWORD = "hunter2"\nquery = "SELECT * FROM t WHERE id=" + user_id\n')
     git(mayor_repo, "add", "-A")
     git(mayor_repo, "commit", "-q", "-m", "app")
-    agent = script(tmp_path / "reviewer.sh", """
+    agent = script(
+        tmp_path / "reviewer.sh",
+        """
         python3 - <<'PY'
         import json, os
         bead = json.load(open(os.environ["MAYOR_BEAD_FILE"]))
@@ -34,7 +36,8 @@ def reviewed(mayor_repo: Path, tmp_path: Path) -> Path:
         json.dump({"summary": "reviewed " + cat, "findings": found}, open(os.environ["MAYOR_RUN_DIR"] + "/result.json", "w"))
         PY
         echo "an attempt to change a file" >> app.py
-    """)
+    """,
+    )
     configure(mayor_repo, {"reviewer": agent})
     git(mayor_repo, "add", "-A")
     git(mayor_repo, "commit", "-q", "-m", "config")
@@ -61,8 +64,20 @@ def check_sarif_required_fields(log: dict) -> None:
 
 def test_review_reports_merged_findings_as_sarif_and_fails_on_high(reviewed: Path) -> None:
     head = git(reviewed, "rev-parse", "HEAD")
-    out = mayor(reviewed, "review", "--category", "secrets", "--category", "injection", "--category", "auth",
-                "--sarif", "out.sarif", "--fail-on", "high")  # fmt: skip
+    out = mayor(
+        reviewed,
+        "review",
+        "--category",
+        "secrets",
+        "--category",
+        "injection",
+        "--category",
+        "auth",
+        "--sarif",
+        "out.sarif",
+        "--fail-on",
+        "high",
+    )
     assert out.returncode == 1, out.stderr
     assert "findings at or above high" in out.stderr
     log = json.loads((reviewed / "out.sarif").read_text())

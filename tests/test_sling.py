@@ -101,8 +101,10 @@ def test_happy_path_lands_every_bead_once_after_its_deps(repo: Path, tmp_path: P
     rendezvous.mkdir()
     # Every agent waits until two have started (dependents find that already true), so that
     # independent beads surely run side by side, however loaded the machine.
-    meet = (f"touch {rendezvous}/$MAYOR_BEAD_ID\n"
-            f"for i in $(seq 1 600); do [ $(ls {rendezvous} | wc -l) -ge 2 ] && break; sleep 0.05; done\n")  # fmt: skip
+    meet = (
+        f"touch {rendezvous}/$MAYOR_BEAD_ID\n"
+        f"for i in $(seq 1 600); do [ $(ls {rendezvous} | wc -l) -ge 2 ] && break; sleep 0.05; done\n"
+    )
     configure(repo, {"worker": worker(tmp_path, meet)}, gate=gate)
     graph = {"a": [], "b": [], "c": ["a"], "d": ["a", "b"], "e": ["c", "d"], "f": []}
     for bead_id, deps in graph.items():
@@ -119,7 +121,7 @@ def test_happy_path_lands_every_bead_once_after_its_deps(repo: Path, tmp_path: P
     assert commits[0][0] == base
     landed = commits[1:]
     assert len(landed) == len(graph)
-    for sha, parents, message in landed:
+    for sha, parents, _message in landed:
         assert len(parents) == 2, f"{sha} is not a --no-ff merge commit"
     titles = [message.splitlines()[0] for _, _, message in landed]
     assert sorted(titles) == sorted(f"Merge {i}: Build part {i.upper()}" for i in graph)
@@ -158,14 +160,17 @@ def max_concurrent(log: list[dict]) -> int:
 def test_failing_agent_is_retried_then_failed_and_its_dependent_reported_blocked(
     repo: Path, tmp_path: Path, out: Path
 ) -> None:
-    broken = script(tmp_path / "agents" / "broken.sh", f"""
+    broken = script(
+        tmp_path / "agents" / "broken.sh",
+        f"""
         echo "attempt $MAYOR_ATTEMPT" >> {out}/attempts
         cp "$MAYOR_FEEDBACK_FILE" "{out}/feedback-$MAYOR_ATTEMPT"
         echo "partial $MAYOR_ATTEMPT" > partial.txt
         git add partial.txt && git commit -q -m "half of it"
         echo "cannot finish: the widget is missing" >&2
         exit 7
-    """)
+    """,
+    )
     configure(repo, {"worker": worker(tmp_path), "broken": broken})
     add_bead(repo, "bad", "Doomed work", agent="broken")
     add_bead(repo, "after", "Needs the doomed work", deps=["bad"])
@@ -223,11 +228,14 @@ def test_agent_that_makes_no_change_fails_with_the_reason(repo: Path, tmp_path: 
 
 
 def test_uncommitted_changes_are_committed_for_the_agent_and_land(repo: Path, tmp_path: Path) -> None:
-    sloppy = script(tmp_path / "agents" / "sloppy.sh", """
+    sloppy = script(
+        tmp_path / "agents" / "sloppy.sh",
+        """
         echo "new feature" > feature.txt
         echo "more" >> README.md
         mkdir -p pkg && echo "x = 1" > pkg/mod.py
-    """)
+    """,
+    )
     configure(repo, {"sloppy": sloppy})
     add_bead(repo, "dirty", "Leave it uncommitted")
 
@@ -247,21 +255,28 @@ def test_uncommitted_changes_are_committed_for_the_agent_and_land(repo: Path, tm
     assert porcelain(repo) == []
 
 
-
 def test_acceptance_checks_are_run_by_the_supervisor_and_fed_back(repo: Path, tmp_path: Path, out: Path) -> None:
     # Attempt 1 claims success without doing the work the check looks for; attempt 2 does it.
-    claims = script(tmp_path / "agents" / "claims.sh", f"""
+    claims = script(
+        tmp_path / "agents" / "claims.sh",
+        f"""
         cp "$MAYOR_FEEDBACK_FILE" "{out}/feedback-$MAYOR_ATTEMPT"
         echo "attempt $MAYOR_ATTEMPT" > notes.txt
         if [ "$MAYOR_ATTEMPT" = 2 ]; then echo 42 > answer.txt; fi
         git add -A && git commit -q -m "attempt $MAYOR_ATTEMPT"
         echo "all acceptance criteria met"
-    """)
+    """,
+    )
     configure(repo, {"claims": claims})
-    add_bead(repo, "ck", "Write the answer", acceptance=[
-        {"text": "the answer is written", "check": "grep -qx 42 answer.txt"},
-        {"text": "notes exist", "check": "test -s notes.txt"},
-    ])  # fmt: skip
+    add_bead(
+        repo,
+        "ck",
+        "Write the answer",
+        acceptance=[
+            {"text": "the answer is written", "check": "grep -qx 42 answer.txt"},
+            {"text": "notes exist", "check": "test -s notes.txt"},
+        ],
+    )
 
     proc = sling(repo)
 
@@ -270,9 +285,11 @@ def test_acceptance_checks_are_run_by_the_supervisor_and_fed_back(repo: Path, tm
     log = events(repo)
     checks = [(e["type"], e["attempt"], e["data"]["check"]) for e in log if e["type"].startswith("check_")]
     assert checks == [
-        ("check_failed", 1, "grep -qx 42 answer.txt"), ("check_passed", 1, "test -s notes.txt"),
-        ("check_passed", 2, "grep -qx 42 answer.txt"), ("check_passed", 2, "test -s notes.txt"),
-    ]  # fmt: skip
+        ("check_failed", 1, "grep -qx 42 answer.txt"),
+        ("check_passed", 1, "test -s notes.txt"),
+        ("check_passed", 2, "grep -qx 42 answer.txt"),
+        ("check_passed", 2, "test -s notes.txt"),
+    ]
     feedback = (out / "feedback-2").read_text()
     assert "grep -qx 42 answer.txt" in feedback and "the answer is written" in feedback
     assert git(repo, "show", "main:answer.txt") == "42"
@@ -297,11 +314,14 @@ def test_ready_beads_start_in_priority_order(repo: Path, tmp_path: Path) -> None
 
 def test_wall_timeout_kills_the_whole_process_group(repo: Path, tmp_path: Path, out: Path) -> None:
     # The grandchild ignores SIGTERM: only killing the whole group with SIGKILL ends it.
-    hanger = script(tmp_path / "agents" / "hang.sh", f"""
+    hanger = script(
+        tmp_path / "agents" / "hang.sh",
+        f"""
         bash -c 'trap "" TERM; exec sleep 300' &
         echo $! > {out}/grandchild-$MAYOR_ATTEMPT.pid
         while true; do echo "still working"; sleep 0.1; done
-    """)
+    """,
+    )
     configure(repo, {"hang": hanger})
     add_bead(repo, "slow", "Never finishes")
     tip = git(repo, "rev-parse", "main")
@@ -326,16 +346,22 @@ def test_wall_timeout_kills_the_whole_process_group(repo: Path, tmp_path: Path, 
 def test_idle_timeout_kills_a_silent_agent_but_not_one_that_changes_files(
     repo: Path, tmp_path: Path, out: Path
 ) -> None:
-    silent = script(tmp_path / "agents" / "silent.sh", f"""
+    silent = script(
+        tmp_path / "agents" / "silent.sh",
+        f"""
         sleep 300 &
         echo $! > {out}/sleeper.pid
         wait
-    """)
+    """,
+    )
     # Prints nothing, but changes a file often: that is activity, so it is left to finish.
-    quiet = script(tmp_path / "agents" / "quiet.sh", """
+    quiet = script(
+        tmp_path / "agents" / "quiet.sh",
+        """
         for i in $(seq 1 15); do echo "$i" > progress.txt; sleep 0.2; done
         git add progress.txt && git commit -q -m "quiet progress" >/dev/null
-    """)
+    """,
+    )
     configure(repo, {"silent": silent, "quiet": quiet})
     add_bead(repo, "mute", "Says nothing, does nothing", agent="silent")
     add_bead(repo, "busy", "Says nothing, works", agent="quiet")
@@ -353,14 +379,16 @@ def test_idle_timeout_kills_a_silent_agent_but_not_one_that_changes_files(
     assert reasons == {"mute": "idle", "busy": "exited"}
 
 
-
 def test_git_lock_left_by_a_killed_agent_does_not_stop_the_run(repo: Path, tmp_path: Path) -> None:
     # As if the agent were killed in the middle of `git add`: its worktree's index.lock stays behind.
-    locker = script(tmp_path / "agents" / "locker.sh", """
+    locker = script(
+        tmp_path / "agents" / "locker.sh",
+        """
         echo "attempt $MAYOR_ATTEMPT" > work.txt
         if [ "$MAYOR_ATTEMPT" = 1 ]; then touch "$(git rev-parse --git-dir)/index.lock"; exec sleep 300; fi
         git add work.txt && git commit -q -m "work, attempt $MAYOR_ATTEMPT"
-    """)
+    """,
+    )
     configure(repo, {"locker": locker})
     add_bead(repo, "locked", "Killed while git held a lock")
 
@@ -379,11 +407,14 @@ GREEN_GATE = "! grep -rqsx BROKEN --exclude-dir=.git ."
 
 
 def test_agent_moving_the_target_ref_itself_lands_once_through_the_queue(repo: Path, tmp_path: Path) -> None:
-    rogue = script(tmp_path / "agents" / "rogue.sh", """
+    rogue = script(
+        tmp_path / "agents" / "rogue.sh",
+        """
         echo "rogue work" > rogue.txt
         git add rogue.txt && git commit -q -m "rogue work"
         git update-ref refs/heads/main HEAD
-    """)
+    """,
+    )
     configure(repo, {"rogue": rogue}, gate=GREEN_GATE)
     add_bead(repo, "rogue", "Commit straight to main")
     base = git(repo, "rev-parse", "main")
@@ -405,14 +436,17 @@ def test_agent_moving_the_target_ref_itself_lands_once_through_the_queue(repo: P
 
 def test_agent_checking_out_the_target_in_its_worktree_lands_once(repo: Path, tmp_path: Path) -> None:
     git(repo, "checkout", "-q", "-b", "elsewhere")  # the user works on another branch
-    rogue = script(tmp_path / "agents" / "rogue.sh", """
+    rogue = script(
+        tmp_path / "agents" / "rogue.sh",
+        """
         git checkout -q main
         echo "on main directly" > direct.txt
         git add direct.txt && git commit -q -m "direct commit on main"
         echo BROKEN > broken.txt
         git add broken.txt && git commit -q -m "an ungated mistake"
         git rm -q broken.txt && git commit -q -m "undo the mistake"
-    """)
+    """,
+    )
     configure(repo, {"rogue": rogue}, gate=GREEN_GATE)
     add_bead(repo, "direct", "Work on main itself")
     base = git(repo, "rev-parse", "main")
@@ -432,7 +466,9 @@ def test_agent_checking_out_the_target_in_its_worktree_lands_once(repo: Path, tm
 
 def test_agent_moving_the_target_while_another_bead_lands(repo: Path, tmp_path: Path, out: Path) -> None:
     """The queue must not build on an agent's ungated commits even when it lands something else meanwhile."""
-    rogue = script(tmp_path / "agents" / "rogue.sh", f"""
+    rogue = script(
+        tmp_path / "agents" / "rogue.sh",
+        f"""
         echo BROKEN > state.txt
         git add state.txt && git commit -q -m "rogue: broken step"
         echo fine > state.txt
@@ -443,12 +479,16 @@ def test_agent_moving_the_target_while_another_bead_lands(repo: Path, tmp_path: 
             grep -q '"merged", "bead": "other"' "$MAYOR_ROOT/.mayor/events.jsonl" && break
             sleep 0.05
         done
-    """)
-    other = script(tmp_path / "agents" / "other.sh", f"""
+    """,
+    )
+    other = script(
+        tmp_path / "agents" / "other.sh",
+        f"""
         for i in $(seq 1 600); do [ -e {out}/moved ] && break; sleep 0.05; done
         echo other > other.txt
         git add other.txt && git commit -q -m "other work"
-    """)
+    """,
+    )
     configure(repo, {"rogue": rogue, "other": other}, gate=GREEN_GATE)
     add_bead(repo, "rogue", "Commit straight to main", agent="rogue")
     add_bead(repo, "other", "Ordinary work", agent="other")
@@ -467,7 +507,9 @@ def test_agent_moving_the_target_while_another_bead_lands(repo: Path, tmp_path: 
 
 def test_agent_forcing_the_target_back_loses_no_landed_bead(repo: Path, tmp_path: Path, out: Path) -> None:
     """An agent resets the target to its own branch, dropping a bead that landed meanwhile."""
-    rogue = script(tmp_path / "agents" / "rogue.sh", """
+    rogue = script(
+        tmp_path / "agents" / "rogue.sh",
+        """
         echo mine > mine.txt
         git add mine.txt && git commit -q -m "rogue: mine"
         for i in $(seq 1 600); do
@@ -475,11 +517,15 @@ def test_agent_forcing_the_target_back_loses_no_landed_bead(repo: Path, tmp_path
             sleep 0.05
         done
         git update-ref refs/heads/main HEAD
-    """)
-    early = script(tmp_path / "agents" / "early.sh", """
+    """,
+    )
+    early = script(
+        tmp_path / "agents" / "early.sh",
+        """
         echo early > early.txt
         git add early.txt && git commit -q -m "early work"
-    """)
+    """,
+    )
     configure(repo, {"rogue": rogue, "early": early}, gate=GREEN_GATE)
     add_bead(repo, "rogue", "Force main to my branch", agent="rogue")
     add_bead(repo, "early", "Lands first", agent="early")
@@ -496,14 +542,16 @@ def test_agent_forcing_the_target_back_loses_no_landed_bead(repo: Path, tmp_path
     assert porcelain(repo) == []
 
 
-
 def test_a_commit_the_user_makes_on_the_target_meanwhile_is_kept(repo: Path, tmp_path: Path, out: Path) -> None:
-    waiter = script(tmp_path / "agents" / "waiter.sh", f"""
+    waiter = script(
+        tmp_path / "agents" / "waiter.sh",
+        f"""
         touch {out}/started
         for i in $(seq 1 600); do [ -e {out}/go ] && break; sleep 0.05; done
         echo agent > agent.txt
         git add agent.txt && git commit -q -m "agent work"
-    """)
+    """,
+    )
     configure(repo, {"waiter": waiter}, gate=GREEN_GATE)
     add_bead(repo, "late", "Lands after the user's commit")
     base = git(repo, "rev-parse", "main")
@@ -536,7 +584,9 @@ def test_conflicting_beads_the_second_resolves_with_the_feedback(repo: Path, tmp
     git(repo, "add", "shared.txt")
     git(repo, "commit", "-q", "-m", "a shared file")
     # Both agents wait for each other, so that both branch from the same tip and truly conflict.
-    writer = script(tmp_path / "agents" / "writer.sh", f"""
+    writer = script(
+        tmp_path / "agents" / "writer.sh",
+        f"""
         cp "$MAYOR_FEEDBACK_FILE" "{out}/$MAYOR_BEAD_ID-$MAYOR_ATTEMPT.feedback"
         if grep -q '^<<<<<<<' shared.txt; then
             echo "resolving the conflict in attempt $MAYOR_ATTEMPT"
@@ -549,7 +599,8 @@ def test_conflicting_beads_the_second_resolves_with_the_feedback(repo: Path, tmp
         for i in $(seq 1 600); do [ "$(ls {out} | grep -c '^started-')" -ge 2 ] && break; sleep 0.05; done
         echo "$MAYOR_BEAD_ID was here" > shared.txt
         git commit -q -am "$MAYOR_BEAD_ID writes the shared line"
-    """)
+    """,
+    )
     configure(repo, {"writer": writer}, gate=GREEN_GATE)
     add_bead(repo, "left", "Left writes the line")
     add_bead(repo, "right", "Right writes the line")
@@ -576,14 +627,20 @@ def test_conflicting_beads_the_second_resolves_with_the_feedback(repo: Path, tmp
 
 
 def test_gate_failure_goes_back_to_the_agent_which_fixes_it(repo: Path, tmp_path: Path, out: Path) -> None:
-    fixer = script(tmp_path / "agents" / "fixer.sh", f"""
+    fixer = script(
+        tmp_path / "agents" / "fixer.sh",
+        f"""
         cp "$MAYOR_FEEDBACK_FILE" "{out}/feedback-$MAYOR_ATTEMPT"
         if [ "$MAYOR_ATTEMPT" = 1 ]; then echo BROKEN > value.txt; else echo fixed > value.txt; fi
         git add value.txt && git commit -q -m "value, attempt $MAYOR_ATTEMPT"
-    """)
-    gate = script(tmp_path / "gate.sh", """
+    """,
+    )
+    gate = script(
+        tmp_path / "gate.sh",
+        """
         if grep -rqsx BROKEN --exclude-dir=.git .; then echo "gate: found a BROKEN file"; exit 1; fi
-    """)
+    """,
+    )
     configure(repo, {"fixer": fixer}, gate=gate)
     add_bead(repo, "fixme", "Needs two tries")
     base = git(repo, "rev-parse", "main")
@@ -595,8 +652,9 @@ def test_gate_failure_goes_back_to_the_agent_which_fixes_it(repo: Path, tmp_path
     assert bead(repo, "fixme").status == "merged"
     log = events(repo)
     assert [(e["type"], e["attempt"]) for e in log if e["type"] in ("gate_failed", "gate_passed")] == [
-        ("gate_failed", 1), ("gate_passed", 2),
-    ]  # fmt: skip
+        ("gate_failed", 1),
+        ("gate_passed", 2),
+    ]
     assert of(log, "gate_flaky") == []
     feedback = (out / "feedback-2").read_text()
     assert "gate failed" in feedback and "found a BROKEN file" in feedback
@@ -610,9 +668,12 @@ def test_flaky_gate_lands_with_a_gate_flaky_event(repo: Path, tmp_path: Path) ->
     seen = tmp_path / "gate-runs"
     seen.mkdir()
     # Fails the first time it meets each candidate, passes when run again on it.
-    gate = script(tmp_path / "gate.sh", f"""
+    gate = script(
+        tmp_path / "gate.sh",
+        f"""
         if [ ! -e "{seen}/$MAYOR_CANDIDATE" ]; then touch "{seen}/$MAYOR_CANDIDATE"; echo "flake"; exit 1; fi
-    """)
+    """,
+    )
     configure(repo, {"worker": worker(tmp_path)}, gate=gate)
     add_bead(repo, "flaky", "Meets a flaky gate")
     add_bead(repo, "flaky2", "Meets it again")
@@ -655,12 +716,15 @@ def test_malformed_bead_file_stops_sling_before_anything_starts(repo: Path, tmp_
 
 
 def test_second_supervisor_is_refused_while_one_runs(repo: Path, tmp_path: Path, out: Path) -> None:
-    waiter = script(tmp_path / "agents" / "waiter.sh", f"""
+    waiter = script(
+        tmp_path / "agents" / "waiter.sh",
+        f"""
         touch {out}/started
         for i in $(seq 1 600); do [ -e {out}/go ] && break; sleep 0.05; done
         echo done > waited.txt
         git add waited.txt && git commit -q -m "waited"
-    """)
+    """,
+    )
     configure(repo, {"waiter": waiter})
     add_bead(repo, "wait", "Waits for the test")
     first = start_sling(repo)
@@ -737,11 +801,14 @@ def test_unknown_agent_is_a_clear_error(repo: Path, tmp_path: Path) -> None:
 
 def test_report_only_bead_ends_done_with_its_findings(repo: Path, tmp_path: Path) -> None:
     finding = {"file": "README.md", "line": 1, "severity": "low", "title": "Terse readme", "category": "docs"}
-    reviewer = script(tmp_path / "agents" / "review.sh", f"""
+    reviewer = script(
+        tmp_path / "agents" / "review.sh",
+        f"""
         cat > "$MAYOR_RUN_DIR/result.json" <<'JSON'
         {json.dumps({"summary": "one small thing", "findings": [finding]})}
         JSON
-    """)
+    """,
+    )
     configure(repo, {"review": reviewer})
     add_bead(repo, "rev", "Review the readme", kind="review")
     tip = git(repo, "rev-parse", "main")
@@ -804,12 +871,15 @@ def test_only_and_label_select_beads(repo: Path, tmp_path: Path) -> None:
 
 def test_agent_milestones_land_in_the_event_log(repo: Path, tmp_path: Path) -> None:
     mayor_script = MAYOR
-    emitter = script(tmp_path / "agents" / "emitter.sh", f"""
+    emitter = script(
+        tmp_path / "agents" / "emitter.sh",
+        f"""
         "{mayor_script}" emit milestone --data '{{"step": 1}}'
         "{mayor_script}" emit milestone --data '{{"step": 2, "note": "halfway"}}'
         echo hi > hi.txt
         git add hi.txt && git commit -q -m hi
-    """)
+    """,
+    )
     configure(repo, {"emitter": emitter})
     add_bead(repo, "em", "Reports progress")
 
@@ -824,8 +894,9 @@ def test_agent_milestones_land_in_the_event_log(repo: Path, tmp_path: Path) -> N
     assert [e["seq"] for e in log] == sorted({e["seq"] for e in log})
     milestones = of(log, "milestone")
     assert [(m["bead"], m["attempt"], m["data"]) for m in milestones] == [
-        ("em", 1, {"step": 1}), ("em", 1, {"step": 2, "note": "halfway"}),
-    ]  # fmt: skip
+        ("em", 1, {"step": 1}),
+        ("em", 1, {"step": 2, "note": "halfway"}),
+    ]
     started, exited = of(log, "agent_started", "em")[0]["seq"], of(log, "agent_exited", "em")[0]["seq"]
     assert all(started < m["seq"] < exited for m in milestones)
     types = [e["type"] for e in log]
@@ -881,9 +952,11 @@ def test_setup_runs_once_per_fresh_worktree_copy_files_come_in_and_ports_differ(
         echo "$MAYOR_SLOT $MAYOR_PORT $PWD" >> {out}/slots.log
     """
     configure(
-        repo, {"worker": worker(tmp_path, checker)}, copy=[".env"],
-        setup=f'pwd >> {out}/setup.log && echo made > .setup-marker',
-    )  # fmt: skip
+        repo,
+        {"worker": worker(tmp_path, checker)},
+        copy=[".env"],
+        setup=f"pwd >> {out}/setup.log && echo made > .setup-marker",
+    )
     for bead_id in ("s1", "s2", "s3", "s4", "s5"):
         add_bead(repo, bead_id, f"Pool {bead_id}")
 

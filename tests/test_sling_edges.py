@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from beads.models import Finding
-from supervisor import review
+from supervisor.views import review
 from tests.sling_helpers import add_bead, bead, configure, events, git, mayor, of, script, sling, start_sling, wait_for
 
 
@@ -17,11 +17,14 @@ def _commit_config(repo: Path) -> None:
 
 def test_an_agent_merging_the_users_new_commit_never_takes_it_off_main(mayor_repo: Path, tmp_path: Path) -> None:
     flag = tmp_path / "user-committed"
-    agent = script(tmp_path / "agent.sh", f"""
+    agent = script(
+        tmp_path / "agent.sh",
+        f"""
         for i in $(seq 1 400); do [ -e {flag} ] && break; sleep 0.05; done
         git merge -q --no-edit main
         echo work > work.txt && git add work.txt && git commit -q -m "agent work"
-    """)
+    """,
+    )
     configure(mayor_repo, {"a": agent})
     _commit_config(mayor_repo)
     add_bead(mayor_repo, "m1")
@@ -42,11 +45,14 @@ def test_an_agent_merging_the_users_new_commit_never_takes_it_off_main(mayor_rep
 
 
 def test_an_agent_leaving_its_branch_loses_no_commit(mayor_repo: Path, tmp_path: Path) -> None:
-    agent = script(tmp_path / "agent.sh", """
+    agent = script(
+        tmp_path / "agent.sh",
+        """
         echo a > a.txt && git add a.txt && git commit -q -m "on the branch"
         git checkout -q --detach
         echo b > b.txt && git add b.txt && git commit -q -m "detached"
-    """)
+    """,
+    )
     configure(mayor_repo, {"a": agent})
     _commit_config(mayor_repo)
     add_bead(mayor_repo, "lb")
@@ -57,11 +63,16 @@ def test_an_agent_leaving_its_branch_loses_no_commit(mayor_repo: Path, tmp_path:
 
 
 def test_files_written_by_checks_are_not_carried_into_the_next_bead(mayor_repo: Path, tmp_path: Path) -> None:
-    agent = script(tmp_path / "agent.sh", """
+    agent = script(
+        tmp_path / "agent.sh",
+        """
         echo "$MAYOR_BEAD_ID" > "out-$MAYOR_BEAD_ID.txt" && git add -A && git commit -q -m "work $MAYOR_BEAD_ID"
-    """)
+    """,
+    )
     configure(mayor_repo, {"a": agent})
-    (mayor_repo / ".mayor" / "config.toml").write_text((mayor_repo / ".mayor" / "config.toml").read_text().replace("slots = 2", "slots = 1"))
+    (mayor_repo / ".mayor" / "config.toml").write_text(
+        (mayor_repo / ".mayor" / "config.toml").read_text().replace("slots = 2", "slots = 1")
+    )
     _commit_config(mayor_repo)
     add_bead(mayor_repo, "c1", priority=0, acceptance=[{"text": "report", "check": "echo report > check-report.txt"}])
     add_bead(mayor_repo, "c2", priority=1)
@@ -81,9 +92,14 @@ def test_emit_takes_any_data_and_refuses_the_supervisors_own_types(mayor_repo: P
 
 
 def test_sarif_keeps_paths_that_start_with_a_dot() -> None:
-    found = [Finding(file="./.env", line=1, severity="high", title="secret"),
-             Finding(file=".github/workflows/ci.yml", line=2, severity="low", title="x")]  # fmt: skip
-    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in review.sarif(found, "0")["runs"][0]["results"]]
+    found = [
+        Finding(file="./.env", line=1, severity="high", title="secret"),
+        Finding(file=".github/workflows/ci.yml", line=2, severity="low", title="x"),
+    ]
+    uris = [
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in review.sarif(found, "0")["runs"][0]["results"]
+    ]
     assert uris == [".env", ".github/workflows/ci.yml"]
 
 
@@ -106,9 +122,12 @@ def test_a_gate_that_times_out_takes_its_children_with_it(tmp_path: Path) -> Non
 
 
 def test_a_queued_bead_whose_branch_is_gone_fails_alone(mayor_repo: Path, tmp_path: Path) -> None:
-    agent = script(tmp_path / "agent.sh", """
+    agent = script(
+        tmp_path / "agent.sh",
+        """
         echo "$MAYOR_BEAD_ID" > "out-$MAYOR_BEAD_ID.txt" && git add -A && git commit -q -m "work"
-    """)
+    """,
+    )
     configure(mayor_repo, {"a": agent})
     _commit_config(mayor_repo)
     add_bead(mayor_repo, "gone", status="queued", attempts=[{"n": 1, "outcome": "passed"}])

@@ -55,19 +55,13 @@ def _set_top_level(root: Path, line: str) -> None:
     """Put a top-level ``key = value`` line above the config's first ``[table]``."""
     config = root / ".mayor" / "config.toml"
     lines = config.read_text().splitlines()
-    first_table = next(
-        (i for i, text in enumerate(lines) if text.lstrip().startswith("[")), len(lines)
-    )
+    first_table = next((i for i, text in enumerate(lines) if text.lstrip().startswith("[")), len(lines))
     lines.insert(first_table, line)
     config.write_text("\n".join(lines) + "\n")
 
 
-def test_rebase_strategy_lands_linear_history_through_the_gate(
-    repo: Path, tmp_path: Path
-) -> None:
-    configure(
-        repo, {"worker": script(tmp_path / "agents" / "own.sh", OWN_FILE)}, gate=GATE
-    )
+def test_rebase_strategy_lands_linear_history_through_the_gate(repo: Path, tmp_path: Path) -> None:
+    configure(repo, {"worker": script(tmp_path / "agents" / "own.sh", OWN_FILE)}, gate=GATE)
     _set_top_level(repo, 'merge = "rebase"')
     add_bead(repo, "a")
     add_bead(repo, "b")
@@ -94,9 +88,7 @@ def test_rebase_strategy_lands_linear_history_through_the_gate(
     assert git(repo, "show", "main:work/b.txt") == "b"
     for bead_id in ("a", "b"):
         head = git(repo, "rev-parse", f"refs/heads/mayor/{bead_id}")
-        subprocess.run(
-            ["git", "merge-base", "--is-ancestor", head, "main"], cwd=repo, check=True
-        )
+        subprocess.run(["git", "merge-base", "--is-ancestor", head, "main"], cwd=repo, check=True)
     assert_target_green(repo, GATE, since=base)
 
 
@@ -110,9 +102,7 @@ def _group_gone(pgid: int) -> bool:
     return False
 
 
-def test_cancel_kills_a_running_agent_and_lands_nothing(
-    repo: Path, tmp_path: Path
-) -> None:
+def test_cancel_kills_a_running_agent_and_lands_nothing(repo: Path, tmp_path: Path) -> None:
     slow = script(
         tmp_path / "agents" / "slow.sh",
         """
@@ -160,13 +150,15 @@ def test_events_follow_json_prints_old_then_new_events(repo: Path) -> None:
     first = mayor(repo, "emit", "step_done", "--data", '{"step": 1}')
     assert first.returncode == 0, first.stderr
     follower = subprocess.Popen(
-        [str(MAYOR), "events", "--follow", "--json"], cwd=repo, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [str(MAYOR), "events", "--follow", "--json"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(
-        target=lambda: [lines.put(line) for line in follower.stdout], daemon=True
-    )  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in follower.stdout], daemon=True)  # type: ignore[union-attr]
     reader.start()
     try:
         old = json.loads(lines.get(timeout=30))

@@ -338,10 +338,17 @@ def test_processes_adding_at_the_same_moment_lose_nothing(mayor_repo: Path, tmp_
         for k in range(edit_workers)
     ]
     procs += [
-        _popen(["bash", "-c", _CLI_WORKER], mayor_repo, START=str(start), WORKER=f"c{k}", COUNT=str(cli_count),
-               MAYOR=str(MAYOR_SCRIPT), TALLY=tally)
+        _popen(
+            ["bash", "-c", _CLI_WORKER],
+            mayor_repo,
+            START=str(start),
+            WORKER=f"c{k}",
+            COUNT=str(cli_count),
+            MAYOR=str(MAYOR_SCRIPT),
+            TALLY=tally,
+        )
         for k in range(cli_workers)
-    ]  # fmt: skip
+    ]
     reader = _popen([sys.executable, "-c", _READER, *where, str(start), str(done)], mayor_repo)
     _release_when_all_ready(start, len(procs) + 1, [*procs, reader])
     outputs = [p.communicate(timeout=300) for p in procs]
@@ -378,7 +385,7 @@ def test_hash_length_grows_with_the_store_and_stays_collision_safe() -> None:
     assert lengths[0] == 4
     assert lengths == sorted(lengths)
     assert lengths[-1] > lengths[0]
-    for n, length in zip(sizes, lengths):
+    for n, length in zip(sizes, lengths, strict=False):
         assert 36**length >= 100 * n**2
         assert length == 4 or 36 ** (length - 1) < 100 * n**2, n
 

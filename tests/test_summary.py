@@ -16,19 +16,19 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
-from supervisor import report
 from supervisor.cli import app
 from supervisor.commands.summary import _json_values
 from supervisor.pricing import STRONG_MODEL
 from supervisor.repo import Repo
-from supervisor.status import BeadRow, Snapshot, SupervisorInfo, plain_lines, render_table
+from supervisor.views import report
+from supervisor.views.status import BeadRow, Snapshot, SupervisorInfo, plain_lines, render_table
 from tests.fake_anthropic import FakeAnthropic, final
 from tests.sling_helpers import (
     add_bead,
@@ -53,11 +53,23 @@ USAGE = {
 """What each agent reports per attempt (the loser of the conflict: twice); the review's model has no
 price (unpriced, never $0)."""
 FINDINGS = [
-    {"file": "app.py", "line": 3, "severity": "high", "title": "Hard-coded API token",
-     "description": "A token in source.", "recommendation": "Read it from the environment."},
-    {"file": "app.py", "line": 7, "severity": "medium", "title": "MD5 used for passwords",
-     "description": "Weak hash.", "recommendation": "Use scrypt."},
-]  # fmt: skip
+    {
+        "file": "app.py",
+        "line": 3,
+        "severity": "high",
+        "title": "Hard-coded API token",
+        "description": "A token in source.",
+        "recommendation": "Read it from the environment.",
+    },
+    {
+        "file": "app.py",
+        "line": 7,
+        "severity": "medium",
+        "title": "MD5 used for passwords",
+        "description": "Weak hash.",
+        "recommendation": "Use scrypt.",
+    },
+]
 BROKEN_ERROR = "the API schema file is missing"
 AGENT = """
 bead="$MAYOR_BEAD_ID"
@@ -90,8 +102,13 @@ esac
 def _isolate(mp: pytest.MonkeyPatch, home: Path) -> None:
     """What the autouse ``isolated_env`` does, for a fixture that outlives one test."""
     (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
-    for name, value in {"HOME": home, "GIT_CONFIG_GLOBAL": home / ".gitconfig", "GIT_CONFIG_NOSYSTEM": 1,
-                        "XDG_CACHE_HOME": home / ".cache", "XDG_CONFIG_HOME": home / ".config"}.items():  # fmt: skip
+    for name, value in {
+        "HOME": home,
+        "GIT_CONFIG_GLOBAL": home / ".gitconfig",
+        "GIT_CONFIG_NOSYSTEM": 1,
+        "XDG_CACHE_HOME": home / ".cache",
+        "XDG_CONFIG_HOME": home / ".config",
+    }.items():
         mp.setenv(name, str(value))
     for who in ("AUTHOR", "COMMITTER"):
         mp.setenv(f"GIT_{who}_NAME", "Mayor Test")
@@ -121,8 +138,16 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         root, out = base / "repo", base / "out"
         out.mkdir()
         _make_repo(root)
-        agent = script(base / "agent.sh", AGENT.format(python=sys.executable, out=out, usage=json.dumps(USAGE),
-                                                        error=BROKEN_ERROR, findings=json.dumps(FINDINGS).replace('"', '\\"')))  # fmt: skip
+        agent = script(
+            base / "agent.sh",
+            AGENT.format(
+                python=sys.executable,
+                out=out,
+                usage=json.dumps(USAGE),
+                error=BROKEN_ERROR,
+                findings=json.dumps(FINDINGS).replace('"', '\\"'),
+            ),
+        )
         configure(root, {"script": agent}, gate="true")
         add_bead(root, "left", "Left writes the line", labels=["text"], priority=0)
         add_bead(root, "right", "Right writes the line", labels=["text"], priority=0)
@@ -165,11 +190,23 @@ def test_facts_of_a_recorded_run(in_recorded: Path) -> None:
     f = json.loads(result.stdout)
     beads = by_id(f)
     assert {i: r["outcome"] for i, r in beads.items()} == {
-        "left": "landed", "right": "landed", "docs": "landed", "broken": "failed", "after": "blocked",
-        "audit": "done", "gated": "waiting for approval",
-    }  # fmt: skip
+        "left": "landed",
+        "right": "landed",
+        "docs": "landed",
+        "broken": "failed",
+        "after": "blocked",
+        "audit": "done",
+        "gated": "waiting for approval",
+    }
     c = f["counts"]
-    assert (c["beads"], c["landed"], c["failed"], c["blocked"], c["waiting_for_approval"], c["done"]) == (7, 3, 1, 1, 1, 1)
+    assert (c["beads"], c["landed"], c["failed"], c["blocked"], c["waiting_for_approval"], c["done"]) == (
+        7,
+        3,
+        1,
+        1,
+        1,
+        1,
+    )
     assert (c["findings"], c["urgent_findings"]) == (2, 1)
     # what failed and why
     [failed] = f["failed"]
@@ -198,7 +235,12 @@ def test_conflicts_findings_needs_human_and_groups(in_recorded: Path) -> None:
     # findings by severity, with file:line and bead
     assert f["findings"]["counts"] == {"critical": 0, "high": 1, "medium": 1, "low": 0}
     top = f["findings"]["items"][0]
-    assert (top["severity"], top["location"], top["title"], top["bead"]) == ("high", "app.py:3", "Hard-coded API token", "audit")
+    assert (top["severity"], top["location"], top["title"], top["bead"]) == (
+        "high",
+        "app.py:3",
+        "Hard-coded API token",
+        "audit",
+    )
     # what needs a human: the failure, the high finding, the approval
     needs = [(n["kind"], n["bead"]) for n in f["needs_human"]]
     assert needs == [("failed", "broken"), ("finding", "audit"), ("approval", "gated")]
@@ -214,8 +256,13 @@ def test_conflicts_findings_needs_human_and_groups(in_recorded: Path) -> None:
 def test_totals_and_timeline(in_recorded: Path) -> None:
     f = report.facts(Repo(in_recorded))
     tokens = f["totals"]["tokens"]
-    assert tokens == {"input_tokens": 4000, "output_tokens": 770, "cache_read_input_tokens": 700,
-                      "cache_creation_input_tokens": 0, "total_tokens": 5470}  # fmt: skip
+    assert tokens == {
+        "input_tokens": 4000,
+        "output_tokens": 770,
+        "cache_read_input_tokens": 700,
+        "cache_creation_input_tokens": 0,
+        "total_tokens": 5470,
+    }
     assert f["totals"]["cost_usd"] == pytest.approx(0.019) and f["totals"]["unpriced"] == ["audit"]
     assert by_id(f)["audit"]["cost_usd"] is None and by_id(f)["gated"]["usage"]["total_tokens"] == 0
     t = f["timeline"]
@@ -233,9 +280,20 @@ def test_facts_are_deterministic(in_recorded: Path) -> None:
     first, second = invoke("summary", "--format", "json"), invoke("summary", "--format", "json")
     assert first.stdout == second.stdout
     assert list(json.loads(first.stdout)) == [
-        "format", "targets", "counts", "beads", "groups", "landed", "failed", "blocked", "conflicts",
-        "needs_human", "findings", "totals", "timeline",
-    ]  # fmt: skip
+        "format",
+        "targets",
+        "counts",
+        "beads",
+        "groups",
+        "landed",
+        "failed",
+        "blocked",
+        "conflicts",
+        "needs_human",
+        "findings",
+        "totals",
+        "timeline",
+    ]
 
 
 # -- the Markdown ----------------------------------------------------------------------------------
@@ -251,18 +309,31 @@ def test_markdown_report(in_recorded: Path) -> None:
     assert headline.startswith("**3 landed** · **1 failed** · 1 blocked · 1 waiting for approval")
     assert "7 bead(s)" in headline and "**1 high/critical finding(s)**" in headline and "5,470 tokens" in headline
     assert "$0.0190 + unpriced usage of 1 bead(s)" in headline and "× parallel speedup" in headline
-    for section in ("### Needs a human (3)", "### Landed (3)", "### Failed (1)", "### Blocked (1)",
-                    "### Conflicts between agents", "### Findings (0 critical · 1 high · 1 medium · 0 low)",
-                    "### By feature", "### Cost and time"):  # fmt: skip
+    for section in (
+        "### Needs a human (3)",
+        "### Landed (3)",
+        "### Failed (1)",
+        "### Blocked (1)",
+        "### Conflicts between agents",
+        "### Findings (0 critical · 1 high · 1 medium · 0 low)",
+        "### By feature",
+        "### Cost and time",
+    ):
         assert section in md, section
     assert f"- **failed**: `broken` Generate the API client: the agent exited 3: {BROKEN_ERROR}" in md
     assert "- **high finding**: `audit` Hard-coded API token: high at app.py:3 → Read it from the environment." in md
     assert "`mayor approve gated`" in md
-    assert "| `after` | Use the API client | broken failed (fix it and `mayor reopen broken`, or `mayor dep rm`) | `broken` |" in md
+    assert (
+        "| `after` | Use the API client | broken failed (fix it and `mayor reopen broken`, or `mayor dep rm`) | `broken` |"
+        in md
+    )
     assert f"| `{loser}` | 1 | `shared.txt` | `{winner}` | landed on attempt 2 |" in md
     assert "| high | `app.py:3` | Hard-coded API token | `audit` |" in md
     assert "<details><summary><b>text</b>: 2 bead(s), 2 landed" in md and "</details>" in md
-    assert f"| `{loser}` | {'Left' if loser == 'left' else 'Right'} writes the line | task | landed | 2 (conflict, passed) |" in md
+    assert (
+        f"| `{loser}` | {'Left' if loser == 'left' else 'Right'} writes the line | task | landed | 2 (conflict, passed) |"
+        in md
+    )
     assert "| 4,000 | 770 | 700 | – | 5,470 | $0.0190 + unpriced usage of 1 bead(s) |" in md
     assert "over 1 run(s); agent time" in md and "in 8 agent run(s)" in md and "speedup from parallel work: **" in md
     assert "$0.0000" not in md.split("<b>security</b>")[1].split("</details>")[0]  # unpriced is never $0
@@ -363,14 +434,19 @@ def method_and_path(call: list[str]) -> tuple[str, str]:
     return method, next(a for a in call if a.startswith("repos/"))
 
 
-def test_sticky_comment_is_posted_once_then_updated(in_recorded: Path, fake_gh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sticky_comment_is_posted_once_then_updated(
+    in_recorded: Path, fake_gh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GITHUB_REPOSITORY", "acme/widgets")
     first = invoke("summary", "--comment", "42")
     assert first.exit_code == 0, first.output
     assert first.stdout == "" and "https://github.com/repos/acme/widgets/issues/42/comments#100" in first.stderr
     comments = json.loads(fake_gh.read_text())["comments"]
     assert [c["id"] for c in comments] == [7, 100] and comments[1]["body"].startswith(report.MARKER)
-    assert [method_and_path(c) for c in gh_calls(fake_gh)] == [("GET", "repos/acme/widgets/issues/42/comments"), ("POST", "repos/acme/widgets/issues/42/comments")]
+    assert [method_and_path(c) for c in gh_calls(fake_gh)] == [
+        ("GET", "repos/acme/widgets/issues/42/comments"),
+        ("POST", "repos/acme/widgets/issues/42/comments"),
+    ]
 
     second = invoke("summary", "--comment", "42")
     assert second.exit_code == 0, second.output
@@ -388,8 +464,9 @@ def test_sticky_comment_finds_the_repository_with_gh(in_recorded: Path, fake_gh:
     assert gh_calls(fake_gh)[-1][3] == "repos/acme/widgets/issues/5/comments"
 
 
-def test_gh_failing_or_missing_is_a_clear_error(in_recorded: Path, fake_gh: Path, monkeypatch: pytest.MonkeyPatch,
-                                               tmp_path: Path) -> None:  # fmt: skip
+def test_gh_failing_or_missing_is_a_clear_error(
+    in_recorded: Path, fake_gh: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("GITHUB_REPOSITORY", "acme/widgets")
     monkeypatch.setenv("FAKE_GH_FAIL", "HTTP 403: Resource not accessible by integration")
     result = invoke("summary", "--comment", "42")
@@ -426,9 +503,9 @@ def test_llm_narrative_goes_on_top_of_the_facts(in_recorded: Path, fake_anthropi
     assert md.endswith(facts_only.split("## mayor summary\n\n", 1)[1])  # the facts below stay the same
 
 
-def test_llm_without_a_key_or_with_a_refused_destination_spends_nothing(in_recorded: Path,
-                                                                       fake_anthropic: FakeAnthropic,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_llm_without_a_key_or_with_a_refused_destination_spends_nothing(
+    in_recorded: Path, fake_anthropic: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = invoke("summary", "--llm", "--github")
     assert result.exit_code == 1 and "GITHUB_STEP_SUMMARY" in result.stderr
     monkeypatch.delenv("ANTHROPIC_API_KEY")
@@ -440,17 +517,21 @@ def test_llm_without_a_key_or_with_a_refused_destination_spends_nothing(in_recor
 # -- the timeline, by hand -------------------------------------------------------------------------
 
 
-def _event(seq: int, at: float, type_: str, bead: str | None = None, attempt: int | None = None, **data: Any) -> dict[str, Any]:
-    when = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=at)
+def _event(
+    seq: int, at: float, type_: str, bead: str | None = None, attempt: int | None = None, **data: Any
+) -> dict[str, Any]:
+    when = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=at)
     return {"ts": when.isoformat(), "seq": seq, "type": type_, "bead": bead, "attempt": attempt, "data": data}
 
 
 def test_timeline_speedup_across_runs_and_a_killed_one() -> None:
     log = [
         _event(1, 0, "sling_started"),
-        _event(2, 1, "agent_started", "a", 1), _event(3, 1, "agent_started", "b", 1),
+        _event(2, 1, "agent_started", "a", 1),
+        _event(3, 1, "agent_started", "b", 1),
         _event(4, 1, "agent_started", "c", 1),
-        _event(5, 9, "agent_exited", "a", 1), _event(6, 9, "agent_exited", "b", 1),
+        _event(5, 9, "agent_exited", "a", 1),
+        _event(6, 9, "agent_exited", "b", 1),
         _event(7, 9, "agent_exited", "c", 1),
         _event(8, 10, "sling_stopped", reason="done"),
         _event(9, 500, "approved", "d", 1),  # between runs: no wall time
@@ -461,7 +542,7 @@ def test_timeline_speedup_across_runs_and_a_killed_one() -> None:
         _event(14, 2000, "agent_adopted", "d", 1),
         _event(15, 2004, "agent_exited", "d", 1),
         _event(16, 2010, "sling_stopped", reason="done"),
-    ]  # fmt: skip
+    ]
     t = report.timeline(log)
     assert [r["wall_s"] for r in t["runs"]] == [10.0, 5.0, 10.0]
     assert [r["ended_by"] for r in t["runs"]] == ["done", "cut short (no sling_stopped)", "done"]
@@ -470,8 +551,16 @@ def test_timeline_speedup_across_runs_and_a_killed_one() -> None:
 
 
 def test_timeline_of_nothing() -> None:
-    assert report.timeline([]) == {"first_event": None, "last_event": None, "runs": [], "wall_s": 0.0, "agent_s": 0.0,
-                                   "speedup": None, "agents": 0, "peak_agents": 0}  # fmt: skip
+    assert report.timeline([]) == {
+        "first_event": None,
+        "last_event": None,
+        "runs": [],
+        "wall_s": 0.0,
+        "agent_s": 0.0,
+        "speedup": None,
+        "agents": 0,
+        "peak_agents": 0,
+    }
 
 
 # -- mayor status ----------------------------------------------------------------------------------
@@ -489,17 +578,23 @@ def rows(snap: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_status_during_a_run_and_after_it(mayor_repo: Path, tmp_path: Path) -> None:
     agents_go, gate_go = tmp_path / "agents-go", tmp_path / "gate-go"
-    agent = script(tmp_path / "slow.sh", f"""
+    agent = script(
+        tmp_path / "slow.sh",
+        f"""
         printf '{{"usage": {{"input_tokens": 10, "output_tokens": 5, "cost_usd": 0.5}}}}' > "$MAYOR_RUN_DIR/result.json"
         while [ ! -e {agents_go} ]; do sleep 0.05; done
         echo "$MAYOR_BEAD_ID" > "$MAYOR_BEAD_ID.txt" && git add -A && git commit -q -m "$MAYOR_BEAD_ID"
-    """)
+    """,
+    )
     configure(mayor_repo, {"slow": agent}, gate=f"while [ ! -e {gate_go} ]; do sleep 0.05; done")
     add_bead(mayor_repo, "one", "First bead")
     add_bead(mayor_repo, "two", "Second bead")
     sling = start_sling(mayor_repo, "-j", "2")
     try:
-        wait_for(lambda: [r["status"] for r in status_json(mayor_repo)["rows"]] == ["running", "running"], "two agents running")
+        wait_for(
+            lambda: [r["status"] for r in status_json(mayor_repo)["rows"]] == ["running", "running"],
+            "two agents running",
+        )
         snap = status_json(mayor_repo)
         who = snap["supervisor"]
         assert who["running"] and who["pid"] == sling.pid and not who["stale"]
@@ -508,7 +603,9 @@ def test_status_during_a_run_and_after_it(mayor_repo: Path, tmp_path: Path) -> N
             assert row["attempt"] == 1 and row["elapsed_s"] >= 0 and row["last_event"] in ("slung", "agent_started")
             assert row["ended"] is None and row["agent"] == "slow"
         plain = mayor(mayor_repo, "status").stdout.splitlines()
-        assert plain[0].startswith(f"supervisor: running (pid {sling.pid}") and plain[1].startswith("bead\ttitle\tstatus")
+        assert plain[0].startswith(f"supervisor: running (pid {sling.pid}") and plain[1].startswith(
+            "bead\ttitle\tstatus"
+        )
         assert plain[-1] == "merge queue: (empty)"
 
         agents_go.touch()
@@ -526,8 +623,14 @@ def test_status_during_a_run_and_after_it(mayor_repo: Path, tmp_path: Path) -> N
         if sling.poll() is None:
             sling.kill()
     after = status_json(mayor_repo)
-    assert after["supervisor"] == {"running": False, "pid": None, "host": None, "started": None,
-                                   "lock_held": False if Path("/proc/locks").exists() else None, "stale": False}  # fmt: skip
+    assert after["supervisor"] == {
+        "running": False,
+        "pid": None,
+        "host": None,
+        "started": None,
+        "lock_held": False if Path("/proc/locks").exists() else None,
+        "stale": False,
+    }
     assert {i: r["status"] for i, r in rows(after).items()} == {"one": "merged", "two": "merged"}
     assert after["queue"] == [] and after["landing"] is None
     assert all(r["last_event"] == "merged" and r["ended"] is not None for r in after["rows"])
@@ -541,7 +644,7 @@ def test_status_of_a_repository_with_nothing_in_play(mayor_repo: Path) -> None:
 
 
 def _snapshot(rows_: list[BeadRow], queue: list[str] | None = None) -> Snapshot:
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     who = SupervisorInfo(running=True, pid=4242, host="ci", started="2026-01-01T11:59:00+00:00", lock_held=True)
     return Snapshot(now, who, rows_, queue or [], (queue or [None])[0], now - timedelta(minutes=1))
 
@@ -557,20 +660,55 @@ def _rendered(renderable: Any) -> str:
 
 
 def test_render_table_and_plain_lines() -> None:
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
-    snap = _snapshot([
-        BeadRow("mr-a", "Add the parser", "running", 2, "builtin", now - timedelta(seconds=75), None, 75.0,
-                "agent_started", now - timedelta(seconds=74), 12345, 0.0421),
-        BeadRow("mr-b", "Write docs", "queued", 1, "builtin", now - timedelta(seconds=30), None, 30.0, "queued",
-                now - timedelta(seconds=2), 99, None),
-    ], queue=["mr-b"])  # fmt: skip
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    snap = _snapshot(
+        [
+            BeadRow(
+                "mr-a",
+                "Add the parser",
+                "running",
+                2,
+                "builtin",
+                now - timedelta(seconds=75),
+                None,
+                75.0,
+                "agent_started",
+                now - timedelta(seconds=74),
+                12345,
+                0.0421,
+            ),
+            BeadRow(
+                "mr-b",
+                "Write docs",
+                "queued",
+                1,
+                "builtin",
+                now - timedelta(seconds=30),
+                None,
+                30.0,
+                "queued",
+                now - timedelta(seconds=2),
+                99,
+                None,
+            ),
+        ],
+        queue=["mr-b"],
+    )
     text = _rendered(render_table(snap))
     assert "supervisor: running (pid 4242 on ci" in text and "merge queue: mr-b (landing)" in text
     assert "1m 15s" in text and "agent_started (1m 14s ago)" in text and "12,345" in text and "$0.0421" in text
     assert "unpriced" in text  # a cost of None is never shown as $0
     lines = plain_lines(snap)
-    assert lines[2].split("\t") == ["mr-a", "Add the parser", "running", "2", "1m 15s", "agent_started (1m 14s ago)",
-                                    "12,345", "$0.0421"]  # fmt: skip
+    assert lines[2].split("\t") == [
+        "mr-a",
+        "Add the parser",
+        "running",
+        "2",
+        "1m 15s",
+        "agent_started (1m 14s ago)",
+        "12,345",
+        "$0.0421",
+    ]
     assert lines[3].endswith("\tunpriced") and lines[-1] == "merge queue: mr-b (landing)"
 
 
@@ -594,6 +732,7 @@ def test_help_imports_neither_anthropic_git_nor_rich(mayor_repo: Path, args: lis
 
 def test_summary_json_needs_no_rich_or_anthropic(in_recorded: Path) -> None:
     code = textwrap.dedent(_PROBE)
-    proc = subprocess.run([sys.executable, "-c", code, "summary", "--format", "json"], cwd=in_recorded,
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "summary", "--format", "json"], cwd=in_recorded, capture_output=True, text=True
+    )
     assert proc.stderr.splitlines()[-1] == "EXIT=0 HEAVY=", proc.stderr

@@ -16,10 +16,10 @@ from beads import graph, summary_cache
 from beads.errors import BeadFileError, CycleError, UnknownDependency
 from beads.models import STATUSES, Bead, BeadSummary
 from beads.store import Store
-from supervisor.beadstate import modify
 from supervisor.cli import app
 from supervisor.commands import query
 from supervisor.repo import open_repo
+from supervisor.run.beadstate import modify
 
 PAST_NS = 1_000_000_000 * 1_000_000_000
 """2001: a file dated back to then has a settled mtime (its ctime is still now)."""

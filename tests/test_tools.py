@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from supervisor.agents.tools import EDITOR, TOOL_DEFINITIONS, ToolOutcome, Workspace, clip
+from supervisor.agents.builtin.tools import EDITOR, TOOL_DEFINITIONS, ToolOutcome, Workspace, clip
 
 SECRET = "top secret, outside the worktree"
 
@@ -74,7 +74,7 @@ def test_tool_definitions_are_anthropics_schema_less_tools() -> None:
 def test_tool_definitions_are_byte_identical_across_processes_and_need_no_anthropic() -> None:
     code = (
         "import sys, json; sys.modules['anthropic'] = None\n"
-        "from supervisor.agents.tools import TOOL_DEFINITIONS\n"
+        "from supervisor.agents.builtin.tools import TOOL_DEFINITIONS\n"
         "print(json.dumps(TOOL_DEFINITIONS))"
     )
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True) for _ in "ab"]
@@ -278,7 +278,9 @@ def test_failing_command_reports_exit_code_and_output(ws: Workspace) -> None:
 def test_timeout_kills_the_whole_process_group(root: Path, tmp_path: Path) -> None:
     ws = Workspace(root, home=tmp_path / "home", env=dict(os.environ), timeout=1)
     outcome = bash(ws, "bash -c 'sleep 100000 & echo $! > grandchild.pid; wait'; echo never")
-    assert outcome.is_error and "timed out after 1 s" in outcome.content and "process group was killed" in outcome.content
+    assert (
+        outcome.is_error and "timed out after 1 s" in outcome.content and "process group was killed" in outcome.content
+    )
     assert "never" not in outcome.content
     assert gone(int((root / "grandchild.pid").read_text()))
 
@@ -342,8 +344,11 @@ def test_view_of_a_folder_lists_two_levels_without_hidden_entries(ws: Workspace,
     whole = edit(ws, "view", ".").content.splitlines()
     assert whole[1:] == ["a.txt", "src/", "src/main.py", "src/pkg/"]
     assert edit(ws, "view", "src").content.splitlines()[1:] == [
-        "src/main.py", "src/pkg/", "src/pkg/deeper/", "src/pkg/mod.py",
-    ]  # fmt: skip
+        "src/main.py",
+        "src/pkg/",
+        "src/pkg/deeper/",
+        "src/pkg/mod.py",
+    ]
 
 
 def test_create_makes_folders_and_says_created_or_overwrote(ws: Workspace, root: Path) -> None:

@@ -1,6 +1,6 @@
 """Agents: how each kind is started as a process, and how its report is read afterwards.
 
-Every agent runs under the same process contract (see :mod:`supervisor.agentproc`); an adapter
+Every agent runs under the same process contract (see :mod:`supervisor.run.agentproc`); an adapter
 only says which command line to run and how to read what the agent left behind (``result.json``
 or a structured stream in its log) into usage, cost, an error and findings.
 
@@ -103,7 +103,7 @@ class CommandAdapter:
 
     def launch(self, ctx: LaunchContext) -> Launch:
         if not ctx.config.command:
-            raise MayorError(f"agent {ctx.name!r} has no command; set command = \"...\" under [agents.{ctx.name}]")
+            raise MayorError(f'agent {ctx.name!r} has no command; set command = "..." under [agents.{ctx.name}]')
         return Launch(ctx.config.command)
 
     def report(self, run_dir: Path, model: str | None) -> Report:
@@ -132,7 +132,7 @@ class BuiltinAdapter:
     def report(self, run_dir: Path, model: str | None) -> Report:
         report = result_file_report(run_dir)
         if report.usage is None and (run_dir / "usage.json").exists():  # killed before it wrote result.json
-            from supervisor.budget import live_usage
+            from supervisor.run.budget import live_usage
 
             report.usage = live_usage(run_dir)
         return report
@@ -150,8 +150,10 @@ def resolve_agent(config: Config, name: str) -> AgentConfig:
         return found
     if name in IMPLICIT:
         return AgentConfig(kind=IMPLICIT[name])
-    raise MayorError(f"agent {name!r} is not defined in .mayor/config.toml; add [agents.{name}] with "
-                     f"command = \"...\", or pass --agent (defined: {', '.join(config.agents) or 'none'})")  # fmt: skip
+    raise MayorError(
+        f"agent {name!r} is not defined in .mayor/config.toml; add [agents.{name}] with "
+        f'command = "...", or pass --agent (defined: {", ".join(config.agents) or "none"})'
+    )
 
 
 def api_key_set() -> bool:
@@ -168,12 +170,16 @@ def check_runnable(name: str, agent: AgentConfig) -> None:
     adapter_for(agent.kind)
     offline = agent.model == "mayor-demo"
     if agent.kind == "builtin" and not offline and not api_key_set():
-        raise MayorError(f"agent {name!r} is the built-in Claude agent and needs ANTHROPIC_API_KEY; set it, or "
-                         "use an agent that is a command (`mayor demo` runs offline)")  # fmt: skip
+        raise MayorError(
+            f"agent {name!r} is the built-in Claude agent and needs ANTHROPIC_API_KEY; set it, or "
+            "use an agent that is a command (`mayor demo` runs offline)"
+        )
     if agent.kind in ("claude-code", "codex"):
         exe = (agent.command or ("claude" if agent.kind == "claude-code" else "codex")).split()[0]
         if shutil.which(exe) is None:
-            raise MayorError(f"agent {name!r} runs {exe!r}, which is not on PATH; install it or set command = \"/path/to/{exe}\"")
+            raise MayorError(
+                f'agent {name!r} runs {exe!r}, which is not on PATH; install it or set command = "/path/to/{exe}"'
+            )
 
 
 def adapter_for(kind: str) -> Adapter:

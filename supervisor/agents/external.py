@@ -214,8 +214,12 @@ def claude_report(stream: ClaudeStream, model: str | None) -> Report:
     if result is None:
         return Report(usage=partial_usage(stream, model), error=NO_RESULT)
     turns = result.get("num_turns") if isinstance(result.get("num_turns"), int) else None
-    return Report(usage=result_usage(result, model), error=claude_error(result, turns),
-                  summary=string(result.get("result")), turns=turns)  # fmt: skip
+    return Report(
+        usage=result_usage(result, model),
+        error=claude_error(result, turns),
+        summary=string(result.get("result")),
+        turns=turns,
+    )
 
 
 class ClaudeCodeAdapter:
@@ -306,8 +310,13 @@ def codex_report(stream: CodexStream, model: str | None) -> Report:
     for raw in stream.usage.values():
         usage = codex_usage(raw) if usage is None else usage + codex_usage(raw)
     error = stream.error or (None if stream.completed else NO_TURN)
-    return Report(usage=None if usage is None else priced_as(model, usage), error=error,
-                  summary=stream.last_message, problems=list(stream.recovered), turns=stream.turns or None)  # fmt: skip
+    return Report(
+        usage=None if usage is None else priced_as(model, usage),
+        error=error,
+        summary=stream.last_message,
+        problems=list(stream.recovered),
+        turns=stream.turns or None,
+    )
 
 
 class CodexAdapter:

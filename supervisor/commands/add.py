@@ -12,9 +12,9 @@ from supervisor.repo import open_repo
 
 def criteria(accept: Sequence[str], check: Sequence[str]) -> list[Criterion]:
     """Pair the n-th ``--accept`` with the n-th ``--check``; extras stand alone."""
-    out = [Criterion(text=text, check=cmd) for text, cmd in zip(accept, check)]
-    out += [Criterion(text=text) for text in accept[len(check):]]
-    out += [Criterion(text=f"`{cmd}` exits 0", check=cmd) for cmd in check[len(accept):]]
+    out = [Criterion(text=text, check=cmd) for text, cmd in zip(accept, check, strict=False)]
+    out += [Criterion(text=text) for text in accept[len(check) :]]
+    out += [Criterion(text=f"`{cmd}` exits 0", check=cmd) for cmd in check[len(accept) :]]
     return out
 
 

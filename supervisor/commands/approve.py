@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from beads.errors import MayorError
 from beads.models import Bead
-from supervisor.beadstate import end_attempt, modify
 from supervisor.events import EventLog
 from supervisor.output import say
 from supervisor.repo import open_repo
+from supervisor.run.beadstate import end_attempt, modify
 
 
 def _in_review(bead: Bead) -> None:

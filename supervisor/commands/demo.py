@@ -90,7 +90,7 @@ def _sling(path: Path) -> int:
 
 
 def _summary(path: Path) -> None:
-    from supervisor import report
     from supervisor.repo import Repo
+    from supervisor.views import report
 
     print(report.render_markdown(report.facts(Repo(path))))

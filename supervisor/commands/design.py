@@ -2,7 +2,7 @@
 
 Also the pieces ``mayor plan`` shares: where the command works (:class:`Workspace`), the short
 repository context, and :class:`Chat`, a plain conversation (no tools) with a model through the
-built-in agent's :class:`~supervisor.agents.anthropic_model.AnthropicModel` (its SDK client and
+built-in agent's :class:`~supervisor.agents.builtin.anthropic_model.AnthropicModel` (its SDK client and
 the shared rate limiter), whose usage and cost are summed and reported on stderr.
 """
 
@@ -21,7 +21,7 @@ from supervisor.output import say
 from supervisor.pricing import STRONG_MODEL, priced
 
 if TYPE_CHECKING:
-    from supervisor.agents.anthropic_model import AnthropicModel
+    from supervisor.agents.builtin.anthropic_model import AnthropicModel
 
 DESIGN_DIR = Path("docs") / "design"
 """Where design documents go by default, under the repository root."""
@@ -88,7 +88,7 @@ class Chat:
     def ask(self, text: str) -> str:
         self.messages.append({"role": "user", "content": text})
         response = self._create()
-        from supervisor.agents.anthropic_model import usage_of
+        from supervisor.agents.builtin.anthropic_model import usage_of
 
         self.usage += priced(self.model.name, usage_of(response.usage))
         self.stop_reason = response.stop_reason
@@ -107,7 +107,7 @@ class Chat:
                     messages=self.messages,  # type: ignore[arg-type]
                 )
         except anthropic.APIStatusError as exc:
-            from supervisor.agents.builtin import describe_failure
+            from supervisor.agents.builtin.loop import describe_failure
 
             raise MayorError(describe_failure(exc)) from None
         except anthropic.APIConnectionError as exc:
@@ -125,8 +125,8 @@ class Chat:
 
 def open_chat(ws: Workspace, model: str | None, scratch: Path) -> Chat:
     """A :class:`Chat` through the repository's shared limiter (or one in ``scratch`` without ``.mayor``)."""
-    from supervisor.agents.anthropic_model import AnthropicModel
-    from supervisor.agents.limiter import SharedLimiter
+    from supervisor.agents.builtin.anthropic_model import AnthropicModel
+    from supervisor.agents.builtin.limiter import SharedLimiter
 
     folder = ws.mayor_dir / "state" / "limiter" if ws.mayor_dir else scratch / "limiter"
     return Chat(AnthropicModel(model or STRONG_MODEL, SharedLimiter(folder), max_output_tokens=MAX_OUTPUT_TOKENS))

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
 
 from beads.models import ACTIVE
 from supervisor import gitops
-from supervisor.lock import describe, holder
 from supervisor.output import say
 from supervisor.proc import git
 from supervisor.repo import open_repo
+from supervisor.run.lock import describe, holder
 
 
 def _size(path: Path) -> int:
     total = 0
     for folder, _, files in os.walk(path):
         for name in files:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(folder, name)).st_size
-            except OSError:
-                pass
     return total
 
 

@@ -173,8 +173,11 @@ def run(*, design: str, dry_run: bool = False, model: str | None = None, yes: bo
     ws = Workspace(repo.root, repo.mayor_dir, repo.config.gate)
     require_api_key("plan")
     existing = repo.store.load()
-    fields = {"design": path.read_text(encoding="utf-8"), "context": repository_context(ws),
-              "existing": existing_listing(existing)}  # fmt: skip
+    fields = {
+        "design": path.read_text(encoding="utf-8"),
+        "context": repository_context(ws),
+        "existing": existing_listing(existing),
+    }
     with tempfile.TemporaryDirectory(prefix="mayor-plan-") as scratch:
         chat = open_chat(ws, model, Path(scratch))
         try:

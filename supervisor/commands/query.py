@@ -99,7 +99,7 @@ def _whole(store: Store, summaries: Sequence[BeadSummary]) -> list[Bead] | None:
         beads = [store.get(s.id) for s in summaries]
     except NotFound:
         return None
-    return beads if all(BeadSummary.of(b) == s for b, s in zip(beads, summaries)) else None
+    return beads if all(BeadSummary.of(b) == s for b, s in zip(beads, summaries, strict=False)) else None
 
 
 def blocked(*, as_json: bool = False) -> int:

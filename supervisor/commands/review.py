@@ -8,10 +8,11 @@ from pathlib import Path
 
 from beads.errors import MayorError
 from beads.models import SEVERITIES, Bead, Criterion
-from supervisor import __version__, gitops, review
+from supervisor import __version__, gitops
 from supervisor.output import say
 from supervisor.proc import git
 from supervisor.repo import Repo, open_repo
+from supervisor.views import review
 
 REVIEW_BRANCH = "mayor-review/head"
 """Review agents work on a checkout of the commit under review; nothing is ever landed on it."""
@@ -60,8 +61,11 @@ def _scope(root: Path, base: str | None, head: str) -> str:
     files = git("diff", "--name-only", f"{base}...{head}", cwd=root)
     diff = git("diff", f"{base}...{head}", cwd=root)
     cut = f"\n[... diff cut at {DIFF_CHARS} characters ...]" if len(diff) > DIFF_CHARS else ""
-    return (f"only what changed since {base}; review these files and the code they touch:\n{files or '(no file changed)'}\n\n"
-            f"```diff\n{diff[:DIFF_CHARS]}{cut}\n```")  # fmt: skip
+    return (
+        f"only what changed since {base}; review these files and the code they touch:\n"
+        f"{files or '(no file changed)'}\n\n"
+        f"```diff\n{diff[:DIFF_CHARS]}{cut}\n```"
+    )
 
 
 def _prepare_beads(repo: Repo, categories: list[str], base: str | None, head: str, scope: str) -> list[str]:
@@ -72,12 +76,17 @@ def _prepare_beads(repo: Repo, categories: list[str], base: str | None, head: st
         for category in categories:
             bead_id = review.review_id(category, f"{base}..{head}")
             fields = {"category": category, "base": base or "(none: the whole repository)", "scope": scope}
-            tx.put(Bead(
-                id=bead_id, title=f"Security review: {category}", kind="review",
-                description=render("review", fields, repo.mayor_dir), labels=["security", f"review:{category}"],
-                acceptance=[Criterion(text="findings reported as structured records; no file changed")],
-                source={"category": category, "base": base, "head": head},
-            ))  # fmt: skip
+            tx.put(
+                Bead(
+                    id=bead_id,
+                    title=f"Security review: {category}",
+                    kind="review",
+                    description=render("review", fields, repo.mayor_dir),
+                    labels=["security", f"review:{category}"],
+                    acceptance=[Criterion(text="findings reported as structured records; no file changed")],
+                    source={"category": category, "base": base, "head": head},
+                )
+            )
             ids.append(bead_id)
     return ids
 

@@ -26,7 +26,7 @@ def run(
     budget_tokens: int | None = None,
     quiet: bool = False,
 ) -> int:
-    from supervisor.sling import Options, Supervisor
+    from supervisor.run.scheduler import Options, Supervisor
 
     repo = open_repo()
     config = repo.config
@@ -49,7 +49,7 @@ def run(
     )
     if dry_run or quiet:
         return Supervisor(repo, options).run()
-    from supervisor.live import watch
+    from supervisor.views.live import watch
 
     with watch(repo):
         return Supervisor(repo, options).run()

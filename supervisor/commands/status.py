@@ -10,7 +10,7 @@ from supervisor.repo import open_repo
 
 
 def run(*, as_json: bool = False) -> int:
-    from supervisor.status import plain_lines, render_table, snapshot
+    from supervisor.views.status import plain_lines, render_table, snapshot
 
     snap = snapshot(open_repo())
     if as_json:

@@ -1,9 +1,9 @@
 """``mayor summary``: the report of the runs on disk, for people, for CI and for pull requests.
 
-The facts and their Markdown come from :mod:`supervisor.report`. Destinations: stdout (the
+The facts and their Markdown come from :mod:`supervisor.views.report`. Destinations: stdout (the
 default), ``--out FILE``, ``--github`` (appended to ``$GITHUB_STEP_SUMMARY``) and ``--comment PR``
 (one sticky comment on a pull request, through the ``gh`` CLI: found again by
-:data:`supervisor.report.MARKER` and edited in place, so it never piles up). ``--llm`` puts a
+:data:`supervisor.views.report.MARKER` and edited in place, so it never piles up). ``--llm`` puts a
 short narrative by the strong model on top; the facts below it stay the deterministic ones.
 Everything that can be refused (an unset variable, no ``gh``, no API key) is refused before the
 model is asked, so a refusal costs nothing.
@@ -26,8 +26,9 @@ from supervisor.repo import Repo, open_repo
 FORMATS = ("md", "json")
 
 
-def run(*, fmt: str = "md", out: str | None = None, github: bool = False, comment: int | None = None,
-        llm: bool = False) -> int:  # fmt: skip
+def run(
+    *, fmt: str = "md", out: str | None = None, github: bool = False, comment: int | None = None, llm: bool = False
+) -> int:
     if fmt not in FORMATS:
         raise MayorError(f"--format {fmt!r}: use md or json")
     repo = open_repo()
@@ -37,7 +38,7 @@ def run(*, fmt: str = "md", out: str | None = None, github: bool = False, commen
         from supervisor.commands.design import require_api_key
 
         require_api_key("summary --llm")
-    from supervisor import report
+    from supervisor.views import report
 
     facts = report.facts(repo)
     narrative = narrative_of(repo, facts) if llm else None
@@ -52,8 +53,9 @@ def _json(facts: dict[str, Any], narrative: str | None) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
-def _deliver(text: str, markdown: str, out: str | None, step_summary: Path | None, where: str | None,
-             pr: int | None) -> None:  # fmt: skip
+def _deliver(
+    text: str, markdown: str, out: str | None, step_summary: Path | None, where: str | None, pr: int | None
+) -> None:
     if out:
         Path(out).write_text(text, encoding="utf-8")
         say(f"wrote the mayor summary to {out}")
@@ -71,8 +73,10 @@ def _deliver(text: str, markdown: str, out: str | None, step_summary: Path | Non
 def step_summary_path() -> Path:
     value = os.environ.get("GITHUB_STEP_SUMMARY", "").strip()
     if not value:
-        raise MayorError("--github appends to the file named by $GITHUB_STEP_SUMMARY, which is not set (GitHub "
-                         "Actions sets it in each step); outside Actions use --out FILE")  # fmt: skip
+        raise MayorError(
+            "--github appends to the file named by $GITHUB_STEP_SUMMARY, which is not set (GitHub "
+            "Actions sets it in each step); outside Actions use --out FILE"
+        )
     return Path(value)
 
 
@@ -104,8 +108,10 @@ def _comment_repo(repo: Repo, pr: int) -> str:
     if pr < 1:
         raise MayorError(f"--comment {pr}: give the pull request's number")
     if shutil.which("gh") is None:
-        raise MayorError("--comment posts through the GitHub CLI, and `gh` is not on PATH; install it "
-                         "(https://cli.github.com) and set GH_TOKEN, or use --github / --out")  # fmt: skip
+        raise MayorError(
+            "--comment posts through the GitHub CLI, and `gh` is not on PATH; install it "
+            "(https://cli.github.com) and set GH_TOKEN, or use --github / --out"
+        )
     slug = os.environ.get("GITHUB_REPOSITORY", "").strip()
     if slug:
         return slug
@@ -117,7 +123,7 @@ def _comment_repo(repo: Repo, pr: int) -> str:
 
 def sticky_comment(slug: str, pr: int, body: str, cwd: Path | None = None) -> str:
     """Edit the comment of ``pr`` that carries the summary's marker, or post one; its URL."""
-    from supervisor.report import MARKER
+    from supervisor.views.report import MARKER
 
     comments = _json_values(_gh(["api", f"repos/{slug}/issues/{pr}/comments", "--paginate"], cwd))
     mine = [c for c in comments if isinstance(c, dict) and MARKER in str(c.get("body") or "")]

@@ -36,35 +36,87 @@ def option(argv, name):
 
 
 def init(model):
-    emit({"type": "system", "subtype": "init", "cwd": os.getcwd(), "session_id": SESSION,
-          "tools": ["Bash", "Edit", "Read", "Write"], "mcp_servers": [], "model": model,
-          "permissionMode": "acceptEdits", "apiKeySource": "ANTHROPIC_API_KEY"})
+    emit(
+        {
+            "type": "system",
+            "subtype": "init",
+            "cwd": os.getcwd(),
+            "session_id": SESSION,
+            "tools": ["Bash", "Edit", "Read", "Write"],
+            "mcp_servers": [],
+            "model": model,
+            "permissionMode": "acceptEdits",
+            "apiKeySource": "ANTHROPIC_API_KEY",
+        }
+    )
 
 
 def assistant(msg_id, model, content, usage):
-    emit({"type": "assistant", "parent_tool_use_id": None, "session_id": SESSION,
-          "message": {"id": msg_id, "type": "message", "role": "assistant", "model": model, "content": content,
-                      "stop_reason": None, "stop_sequence": None, "usage": usage}})
+    emit(
+        {
+            "type": "assistant",
+            "parent_tool_use_id": None,
+            "session_id": SESSION,
+            "message": {
+                "id": msg_id,
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": content,
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": usage,
+            },
+        }
+    )
 
 
 def tool_round(model):
-    usage = {"input_tokens": 4, "cache_creation_input_tokens": 1500, "cache_read_input_tokens": 9000,
-             "output_tokens": 120, "service_tier": "standard"}
+    usage = {
+        "input_tokens": 4,
+        "cache_creation_input_tokens": 1500,
+        "cache_read_input_tokens": 9000,
+        "output_tokens": 120,
+        "service_tier": "standard",
+    }
     assistant("msg_01", model, [{"type": "text", "text": "Let me look."}], usage)
-    assistant("msg_01", model, [{"type": "tool_use", "id": "toolu_01", "name": "Bash",
-                                 "input": {"command": "ls"}}], usage)  # same API message, usage repeated
-    emit({"type": "user", "parent_tool_use_id": None, "session_id": SESSION,
-          "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01",
-                                                   "content": "README.md", "is_error": False}]}})
+    assistant(
+        "msg_01", model, [{"type": "tool_use", "id": "toolu_01", "name": "Bash", "input": {"command": "ls"}}], usage
+    )  # same API message, usage repeated
+    emit(
+        {
+            "type": "user",
+            "parent_tool_use_id": None,
+            "session_id": SESSION,
+            "message": {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "toolu_01", "content": "README.md", "is_error": False}
+                ],
+            },
+        }
+    )
 
 
 def result(subtype, text=None, *, is_error=False, turns=2, cost=0.0421, errors=None):
-    event = {"type": "result", "subtype": subtype, "is_error": is_error, "duration_ms": 5321,
-             "duration_api_ms": 4890, "num_turns": turns, "session_id": SESSION,
-             "usage": {"input_tokens": 12, "cache_creation_input_tokens": 1500, "cache_read_input_tokens": 20000,
-                       "output_tokens": 340, "server_tool_use": {"web_search_requests": 0},
-                       "service_tier": "standard"},
-             "permission_denials": []}
+    event = {
+        "type": "result",
+        "subtype": subtype,
+        "is_error": is_error,
+        "duration_ms": 5321,
+        "duration_api_ms": 4890,
+        "num_turns": turns,
+        "session_id": SESSION,
+        "usage": {
+            "input_tokens": 12,
+            "cache_creation_input_tokens": 1500,
+            "cache_read_input_tokens": 20000,
+            "output_tokens": 340,
+            "server_tool_use": {"web_search_requests": 0},
+            "service_tier": "standard",
+        },
+        "permission_denials": [],
+    }
     if text is not None:
         event["result"] = text
     if cost is not None:
@@ -93,8 +145,12 @@ def main():
     init(model)
     tool_round(model)
     if scenario == "crash":
-        assistant("msg_02", model, [{"type": "text", "text": "Now I will"}],
-                  {"input_tokens": 6, "cache_read_input_tokens": 10500, "output_tokens": 30})
+        assistant(
+            "msg_02",
+            model,
+            [{"type": "text", "text": "Now I will"}],
+            {"input_tokens": 6, "cache_read_input_tokens": 10500, "output_tokens": 30},
+        )
         print('{"type": "assistant", "message": {"id": "msg_0', flush=True)  # cut off mid-line
         print("Error: socket hang up", file=sys.stderr, flush=True)
         os._exit(1)
@@ -102,8 +158,13 @@ def main():
         edit()
     if scenario == "result_file":
         with open(os.path.join(os.environ["MAYOR_RUN_DIR"], "result.json"), "w") as out:
-            json.dump({"summary": "from the file", "findings": [
-                {"file": "a.py", "line": 3, "severity": "low", "title": "unused import"}]}, out)
+            json.dump(
+                {
+                    "summary": "from the file",
+                    "findings": [{"file": "a.py", "line": 3, "severity": "low", "title": "unused import"}],
+                },
+                out,
+            )
     text = FINDINGS_TEXT if scenario == "findings" else "Done: added the feature and its test."
     if scenario == "max_turns":
         result("error_max_turns", is_error=True, turns=3, errors=[])
@@ -112,8 +173,7 @@ def main():
         result("error_during_execution", is_error=True, turns=1, errors=["Tool permission stream closed"])
         return 1
     if scenario == "api_error":
-        result("success", 'API Error: 529 {"type":"error","error":{"type":"overloaded_error"}}', is_error=True,
-               turns=1)
+        result("success", 'API Error: 529 {"type":"error","error":{"type":"overloaded_error"}}', is_error=True, turns=1)
         return 1
     result("success", text, cost=None if scenario == "nocost" else 0.0421)
     return 0

@@ -35,11 +35,21 @@ def usage(inp, cached, out):
 
 
 def command_item(n):
-    item = {"id": f"item_{n}", "type": "command_execution", "command": "bash -lc ls", "aggregated_output": "",
-            "exit_code": None, "status": "in_progress"}
+    item = {
+        "id": f"item_{n}",
+        "type": "command_execution",
+        "command": "bash -lc ls",
+        "aggregated_output": "",
+        "exit_code": None,
+        "status": "in_progress",
+    }
     emit({"type": "item.started", "item": item})
-    emit({"type": "item.completed", "item": {**item, "aggregated_output": "README.md\n", "exit_code": 0,
-                                             "status": "completed"}})
+    emit(
+        {
+            "type": "item.completed",
+            "item": {**item, "aggregated_output": "README.md\n", "exit_code": 0, "status": "completed"},
+        }
+    )
 
 
 def message(n, text, legacy=False):
@@ -53,8 +63,17 @@ def edit():
         out.write(f"made by fake codex for {os.environ.get('MAYOR_BEAD_ID', '?')}\n")
     subprocess.run(["git", "add", name], check=True)
     subprocess.run(["git", "commit", "-q", "-m", f"Add {name}"], check=True)
-    emit({"type": "item.completed", "item": {"id": "item_9", "type": "file_change", "status": "completed",
-                                             "changes": [{"path": name, "kind": "add"}]}})
+    emit(
+        {
+            "type": "item.completed",
+            "item": {
+                "id": "item_9",
+                "type": "file_change",
+                "status": "completed",
+                "changes": [{"path": name, "kind": "add"}],
+            },
+        }
+    )
 
 
 def main():

@@ -21,8 +21,7 @@ from pathlib import Path
 
 from beads import graph
 from beads.models import Attempt, Bead, BeadSummary, Result, now
-from supervisor import evidence, gitops
-from supervisor.agentproc import AgentProcess, Exit
+from supervisor import gitops
 from supervisor.agents import (
     Adapter,
     LaunchContext,
@@ -32,19 +31,21 @@ from supervisor.agents import (
     resolve_agent,
 )
 from supervisor.agents.context import write_context
-from supervisor.beadstate import begin_attempt, current, end_attempt, modify
-from supervisor.budget import Budget
 from supervisor.config import AgentConfig
 from supervisor.errors import MayorError
 from supervisor.events import EventLog
-from supervisor.lock import supervisor_lock
-from supervisor.merge_queue import BranchGone, Landing, MergeQueue
 from supervisor.output import say
 from supervisor.pricing import usd
 from supervisor.prompts import bead_fields, render
 from supervisor.repo import Repo
-from supervisor.target_guard import TargetGuard
-from supervisor.worktrees import Pool, branch_name
+from supervisor.run import evidence
+from supervisor.run.agentproc import AgentProcess, Exit
+from supervisor.run.beadstate import begin_attempt, current, end_attempt, modify
+from supervisor.run.budget import Budget
+from supervisor.run.lock import supervisor_lock
+from supervisor.run.merge_queue import BranchGone, Landing, MergeQueue
+from supervisor.run.target_guard import TargetGuard
+from supervisor.run.worktrees import Pool, branch_name
 
 LOOK_S = 2.0
 """How often an idle scheduler looks whether another process wrote a bead (a stat, nothing more)."""
@@ -91,8 +92,9 @@ class Supervisor:
         self.events = EventLog(repo.events_path)
         self.state_dir = repo.mayor_dir / "state"
         self.pool = Pool(self.root, repo.config.setup, repo.config.copy_files)
-        self.queue = MergeQueue(self.root, options.target, options.gate, self.state_dir, strategy=options.merge,
-                                guard=self._guard_target)  # fmt: skip
+        self.queue = MergeQueue(
+            self.root, options.target, options.gate, self.state_dir, strategy=options.merge, guard=self._guard_target
+        )
         self.guard = TargetGuard(self.root, options.target, self.queue.landed, self.events)
         self.wake = threading.Event()
         self.lock = threading.Lock()
@@ -166,8 +168,10 @@ class Supervisor:
 
     def _dry_run(self, beads: dict[str, Bead]) -> int:
         ready = [b for b in graph.ready(beads) if self._matches(b)]
-        say(f"would sling {min(len(ready), self.opts.slots)} of {len(ready)} ready bead(s) "
-            f"with {self.opts.slots} slot(s) onto {self.opts.target}:")  # fmt: skip
+        say(
+            f"would sling {min(len(ready), self.opts.slots)} of {len(ready)} ready bead(s) "
+            f"with {self.opts.slots} slot(s) onto {self.opts.target}:"
+        )
         for index, bead in enumerate(ready):
             print(f"{'now ' if index < self.opts.slots else 'next'}\t{bead.id}\t{self._agent_name(bead)}\t{bead.title}")
         return 0
@@ -218,7 +222,12 @@ class Supervisor:
 
     def _fill(self, beads: Mapping[str, BeadSummary]) -> None:
         for bead in beads.values():  # approved by `mayor approve` while we run
-            if bead.status == "queued" and bead.id not in self.in_queue and bead.id not in self.unlanded and self._matches(bead):
+            if (
+                bead.status == "queued"
+                and bead.id not in self.in_queue
+                and bead.id not in self.unlanded
+                and self._matches(bead)
+            ):
                 self._enqueue(bead.id)
         if self._check_budget():
             return
@@ -245,7 +254,7 @@ class Supervisor:
     def _slot_main(self, slot: int, bead_id: str, adopt: AgentProcess | None) -> None:
         try:
             self._attempt(slot, bead_id, adopt)
-        except BaseException as exc:  # noqa: BLE001 - carried to the main thread
+        except BaseException as exc:
             self.fatal = exc
         finally:
             with self.lock:
@@ -266,8 +275,12 @@ class Supervisor:
             self.slot_started[slot] = agent.started - 2.0  # from the agent's record (a little early is safe)
             self.events.emit("agent_adopted", bead_id, current(bead).n, pid=adopt.pid, slot=slot)
         n = current(bead).n
-        exit_ = agent.wait(self.opts.timeout, self.opts.idle_timeout, lambda: evidence.fingerprint(path),
-                           lambda: self._stop_reason(bead_id))  # fmt: skip
+        exit_ = agent.wait(
+            self.opts.timeout,
+            self.opts.idle_timeout,
+            lambda: evidence.fingerprint(path),
+            lambda: self._stop_reason(bead_id),
+        )
         self.events.emit("agent_exited", bead_id, n, code=exit_.code, reason=exit_.reason)
         self.pool.unlock(slot)  # its process group is gone: a git lock it left would stop everything after
         report = self._account(bead, agent)
@@ -301,8 +314,9 @@ class Supervisor:
         self._bring_up_to_date(bead, path, tip)
         env = self._agent_env(bead, n, slot, run_dir, path)
         name, config, adapter = self._agent(bead)
-        ctx = LaunchContext(bead, name, config, run_dir, path, self.opts.model or bead.model or config.model,
-                            self.opts.max_steps)  # fmt: skip
+        ctx = LaunchContext(
+            bead, name, config, run_dir, path, self.opts.model or bead.model or config.model, self.opts.max_steps
+        )
         launch = adapter.launch(ctx)
         env.update(launch.env)
         remaining = self.budget.remaining_usd()
@@ -345,13 +359,20 @@ class Supervisor:
         previous = self.repo.runs_dir / bead.id / str(last.n) / "feedback_out.md" if last else None
         feedback.write_text(previous.read_text() if previous and previous.exists() else "")
         return {
-            "MAYOR_BEAD_ID": bead.id, "MAYOR_BEAD_FILE": str(run_dir / "bead.json"),
-            "MAYOR_PROMPT_FILE": str(run_dir / "prompt.md"), "MAYOR_RUN_DIR": str(run_dir),
-            "MAYOR_ATTEMPT": str(n), "MAYOR_FEEDBACK_FILE": str(feedback), "MAYOR_TARGET": self.opts.target,
-            "MAYOR_PORT": str(self.pool.port(slot)), "MAYOR_SLOT": str(slot), "MAYOR_ROOT": str(self.root),
-            "MAYOR_WORKTREE": str(path), "MAYOR_CONTEXT_FILE": str(self.state_dir / "context.md"),
+            "MAYOR_BEAD_ID": bead.id,
+            "MAYOR_BEAD_FILE": str(run_dir / "bead.json"),
+            "MAYOR_PROMPT_FILE": str(run_dir / "prompt.md"),
+            "MAYOR_RUN_DIR": str(run_dir),
+            "MAYOR_ATTEMPT": str(n),
+            "MAYOR_FEEDBACK_FILE": str(feedback),
+            "MAYOR_TARGET": self.opts.target,
+            "MAYOR_PORT": str(self.pool.port(slot)),
+            "MAYOR_SLOT": str(slot),
+            "MAYOR_ROOT": str(self.root),
+            "MAYOR_WORKTREE": str(path),
+            "MAYOR_CONTEXT_FILE": str(self.state_dir / "context.md"),
             "MAYOR_LIMITER_DIR": str(self.state_dir / "limiter"),
-        }  # fmt: skip
+        }
 
     def _stop_reason(self, bead_id: str) -> str | None:
         if self.stopping.is_set():
@@ -374,22 +395,34 @@ class Supervisor:
         if exit_.reason in ("timeout", "idle"):
             limit = self.opts.timeout if exit_.reason == "timeout" else self.opts.idle_timeout
             what = "ran past its wall timeout" if exit_.reason == "timeout" else "was idle (no output, no file change)"
-            raise Failure(exit_.reason, f"the agent {what} of {limit:.0f}s and was killed",
-                          f"Your last attempt {what} of {limit:.0f}s and was killed. Its output ended:\n{log_tail}")  # fmt: skip
+            raise Failure(
+                exit_.reason,
+                f"the agent {what} of {limit:.0f}s and was killed",
+                f"Your last attempt {what} of {limit:.0f}s and was killed. Its output ended:\n{log_tail}",
+            )
         if exit_.code != 0 or report.error:
             said = f": {report.error}" if report.error else ""
-            raise Failure("failed", f"the agent exited {exit_.code if exit_.code is not None else exit_.reason}{said}",
-                          f"Your last attempt exited with status {exit_.code} ({exit_.reason}){said}. "
-                          f"Its output ended:\n{log_tail}")  # fmt: skip
+            raise Failure(
+                "failed",
+                f"the agent exited {exit_.code if exit_.code is not None else exit_.reason}{said}",
+                f"Your last attempt exited with status {exit_.code} ({exit_.reason}){said}. "
+                f"Its output ended:\n{log_tail}",
+            )
         report.problems += [p for p in (moved, restored) if p]
         markers = evidence.conflict_markers(path, self.opts.target)
         if markers:
-            raise Failure("conflict", f"conflict markers remain in {', '.join(markers)}",
-                          f"Conflict markers (<<<<<<< / >>>>>>>) remain in: {', '.join(markers)}. "
-                          "Resolve them, keeping both sides' intent, and commit.")  # fmt: skip
+            raise Failure(
+                "conflict",
+                f"conflict markers remain in {', '.join(markers)}",
+                f"Conflict markers (<<<<<<< / >>>>>>>) remain in: {', '.join(markers)}. "
+                "Resolve them, keeping both sides' intent, and commit.",
+            )
         if not bead.report_only and not self._has_work(branch_name(bead.id), run_dir):
-            raise Failure("no_change", "the agent made no commit and left no change",
-                          "Your last attempt made no change at all. Do the work and commit it.")  # fmt: skip
+            raise Failure(
+                "no_change",
+                "the agent made no commit and left no change",
+                "Your last attempt made no change at all. Do the work and commit it.",
+            )
         self._run_checks(bead, path, run_dir, slot)
         if not gitops.dirty(path, untracked=True):  # the checks wrote nothing: the next bead may skip the clean
             self.clean_slots.add(slot)
@@ -407,8 +440,11 @@ class Supervisor:
         """Each running attempt's worktree, when it started, and its bead."""
         with self.lock:
             busy = sorted(self.busy.items())
-        return [(self.pool.path(s), self.slot_started.get(s, 0.0), b) for s, b in busy
-                if (self.pool.path(s) / ".git").exists()]  # fmt: skip
+        return [
+            (self.pool.path(s), self.slot_started.get(s, 0.0), b)
+            for s, b in busy
+            if (self.pool.path(s) / ".git").exists()
+        ]
 
     def _guard_target(self) -> None:
         """Called by the queue before it builds on the target: undo what running agents put there."""
@@ -422,8 +458,13 @@ class Supervisor:
         for r in results:
             self.events.emit("check_passed" if r.passed else "check_failed", bead.id, n, check=r.command, code=r.code)
         if failed:
-            lines = [f"Acceptance check failed: `{r.command}` ({r.text}) exited {r.code}:\n{r.output[-2000:]}" for r in failed]
-            raise Failure("check_failed", f"{len(failed)} acceptance check(s) failed: {failed[0].command}", "\n\n".join(lines))
+            lines = [
+                f"Acceptance check failed: `{r.command}` ({r.text}) exited {r.code}:\n{r.output[-2000:]}"
+                for r in failed
+            ]
+            raise Failure(
+                "check_failed", f"{len(failed)} acceptance check(s) failed: {failed[0].command}", "\n\n".join(lines)
+            )
 
     # -- outcomes --------------------------------------------------------------------------
     def _passed(self, bead_id: str, n: int, result: Report) -> None:
@@ -460,7 +501,9 @@ class Supervisor:
 
     def _failed(self, bead_id: str, n: int, failure: Failure, run_dir: Path) -> None:
         (run_dir / "feedback_out.md").write_text(failure.feedback)
-        bead = modify(self.store, bead_id, lambda b: end_attempt(b, failure.outcome, failure.error, self.opts.max_attempts))
+        bead = modify(
+            self.store, bead_id, lambda b: end_attempt(b, failure.outcome, failure.error, self.opts.max_attempts)
+        )
         if bead.status == "failed":
             self.events.emit("failed", bead_id, n, outcome=failure.outcome, error=failure.error)
         else:
@@ -474,16 +517,23 @@ class Supervisor:
     def _account(self, bead: Bead, agent: AgentProcess) -> Report:
         """Read the agent's report and book its usage on the bead and the run, whatever the outcome."""
         self.running_dirs.pop(bead.id, None)
-        name, config, adapter = self._agent(bead)
+        _name, config, adapter = self._agent(bead)
         report = adapter.report(agent.run_dir, agent.extra.get("model") or config.model)
         usage = report.usage
         if usage is not None:
             if usage.cost_usd is None and self.budget.usd is not None and not self.budget.unpriced:
-                say(f"mayor: warning: {bead.id}'s model has no known price: its tokens count against "
-                    "--budget-tokens but not against --budget-usd")  # fmt: skip
+                say(
+                    f"mayor: warning: {bead.id}'s model has no known price: its tokens count against "
+                    "--budget-tokens but not against --budget-usd"
+                )
             self.budget.add(usage)
-            self.events.emit("usage", bead.id, current(bead).n if bead.attempts else None,
-                             tokens=usage.total_tokens, cost_usd=usage.cost_usd)  # fmt: skip
+            self.events.emit(
+                "usage",
+                bead.id,
+                current(bead).n if bead.attempts else None,
+                tokens=usage.total_tokens,
+                cost_usd=usage.cost_usd,
+            )
 
             def book(b: Bead) -> None:
                 if b.attempts:
@@ -502,8 +552,10 @@ class Supervisor:
                 return False
             self.budget_stop = reason
             self.events.emit("budget_stopped", None, None, reason=reason, running=sorted(self.running_dirs))
-            say(f"mayor: {reason}: no new bead is slung; the {len(self.running_dirs)} running agent(s) are stopped "
-                "and their beads stay open for the next run")  # fmt: skip
+            say(
+                f"mayor: {reason}: no new bead is slung; the {len(self.running_dirs)} running agent(s) are stopped "
+                "and their beads stay open for the next run"
+            )
             self.wake.set()
         return True
 
@@ -515,7 +567,7 @@ class Supervisor:
                 return
             try:
                 self._land(bead_id)
-            except BaseException as exc:  # noqa: BLE001 - carried to the main thread
+            except BaseException as exc:
                 self.fatal = exc
                 with self.lock:
                     self.in_queue.discard(bead_id)
@@ -569,13 +621,20 @@ class Supervisor:
             return
         if landing.outcome == "conflict":
             self.events.emit("conflict", bead.id, n, files=landing.files)
-            feedback = (f"Your branch conflicts with {self.opts.target} in: {', '.join(landing.files)}.\n"
-                        f"The target was merged into your branch; resolve the conflict markers, keep both "
-                        f"sides' intent, and commit.\n\n{landing.detail}")  # fmt: skip
-            failure = Failure("conflict", f"merge conflict with {self.opts.target} in {', '.join(landing.files)}", feedback)
+            feedback = (
+                f"Your branch conflicts with {self.opts.target} in: {', '.join(landing.files)}.\n"
+                f"The target was merged into your branch; resolve the conflict markers, keep both "
+                f"sides' intent, and commit.\n\n{landing.detail}"
+            )
+            failure = Failure(
+                "conflict", f"merge conflict with {self.opts.target} in {', '.join(landing.files)}", feedback
+            )
         else:
-            failure = Failure("gate_failed", f"the gate failed on the merge with {self.opts.target}",
-                              f"After merging your branch onto {self.opts.target}, the gate failed.\n{landing.detail}")  # fmt: skip
+            failure = Failure(
+                "gate_failed",
+                f"the gate failed on the merge with {self.opts.target}",
+                f"After merging your branch onto {self.opts.target}, the gate failed.\n{landing.detail}",
+            )
         self._failed(bead.id, n or 0, failure, run_dir)
 
     def _merged(self, bead: Bead, n: int | None, commit: str) -> None:
@@ -635,8 +694,10 @@ class Supervisor:
             say(f"not landed: {bead_id}: {detail}; it stays queued: `mayor sling` again lands it")
         for bead in taken:
             if bead.status == "review":
-                say(f"waiting for approval: {bead.id} {bead.title}: `mayor approve {bead.id}` or "
-                    f"`mayor reject {bead.id} --reason ...`")  # fmt: skip
+                say(
+                    f"waiting for approval: {bead.id} {bead.title}: `mayor approve {bead.id}` or "
+                    f"`mayor reject {bead.id} --reason ...`"
+                )
         for bead in failed:
             say(f"failed: {bead.id} {bead.title}: {bead.error}")
         blocked = dict((b.id, holds) for b, holds in graph.blocked(beads))
@@ -646,8 +707,10 @@ class Supervisor:
         landed = sum(1 for b in taken if b.landed)
         spent = self.budget.total()
         cost = usd(spent.cost_usd or 0.0) + (" + unpriced usage" if self.budget.unpriced else "")
-        say(f"mayor: {landed} landed, {len(failed)} failed, {len(waiting)} not landed; "
-            f"{spent.total_tokens} tokens, {cost}")  # fmt: skip
+        say(
+            f"mayor: {landed} landed, {len(failed)} failed, {len(waiting)} not landed; "
+            f"{spent.total_tokens} tokens, {cost}"
+        )
         if self.budget_stop:
             say(f"mayor: the budget stopped this run ({self.budget_stop})")
             return 1

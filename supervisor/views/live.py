@@ -24,7 +24,11 @@ REDRAW_S = 1.0
 def plain_line(event: dict[str, Any]) -> str:
     """One log line: ``HH:MM:SS  type  bead#attempt  key=value ...``."""
     clock = event.get("ts", "")[11:19]
-    who = f"{event['bead']}#{event['attempt']}" if event.get("bead") and event.get("attempt") else event.get("bead") or "-"
+    who = (
+        f"{event['bead']}#{event['attempt']}"
+        if event.get("bead") and event.get("attempt")
+        else event.get("bead") or "-"
+    )
     data = " ".join(f"{k}={v}" for k, v in (event.get("data") or {}).items() if k not in ("worktree",))
     return f"{clock}  {event['type']:<15} {who:<14} {data}".rstrip()
 
@@ -71,12 +75,12 @@ class PlainView:
 
 
 class LiveView:
-    """A rich ``Live`` display of :func:`supervisor.status.render_table`, cheap when idle."""
+    """A rich ``Live`` display of :func:`supervisor.views.status.render_table`, cheap when idle."""
 
     def __init__(self, repo: Repo, console: Any = None) -> None:
         from rich.live import Live
 
-        from supervisor.status import Tracker, render_table
+        from supervisor.views.status import Tracker, render_table
 
         self.tracker = Tracker(repo)
         self.render = render_table

@@ -35,7 +35,7 @@ class SharedLimiter:
         while True:
             self._wait_for_pause()
             for index in random.sample(range(self.concurrency), self.concurrency):
-                handle = open(self.folder / f"slot-{index}.lock", "a")
+                handle = open(self.folder / f"slot-{index}.lock", "a")  # noqa: SIM115 - held across the yield
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:

@@ -1,6 +1,6 @@
 """The deterministic offline model behind ``mayor demo``: no network, no key, same agent loop.
 
-It plays the part of the model in the built-in agent (:mod:`supervisor.agents.builtin`), so the
+It plays the part of the model in the built-in agent (:mod:`supervisor.agents.builtin.loop`), so the
 demo runs the real loop, the real tools and the real supervisor. What it writes comes from the
 bead's ``source["demo"]`` plan: ``files`` (path -> content), optionally ``first_try`` (files written
 on attempt 1 only, e.g. with a bug the acceptance check catches), ``check`` and ``message``. When
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from beads.models import Usage
-from supervisor.agents.builtin import Reply
+from supervisor.agents.builtin.loop import Reply
 
 DEMO_MODEL = "mayor-demo"
 EDITOR = "str_replace_based_edit_tool"
@@ -62,8 +62,9 @@ class DemoModel:
         return cls(bead, int(os.environ.get("MAYOR_ATTEMPT", "1")), Path.cwd())
 
     def _conflicted(self) -> list[str]:
-        out = subprocess.run(["git", "diff", "--name-only", "--diff-filter=U"], cwd=self.worktree,
-                             capture_output=True, text=True).stdout  # fmt: skip
+        out = subprocess.run(
+            ["git", "diff", "--name-only", "--diff-filter=U"], cwd=self.worktree, capture_output=True, text=True
+        ).stdout
         return [line for line in out.splitlines() if line]
 
     def _script(self) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from supervisor.errors import MayorError
 
 
 def _paths(mayor_dir: Path) -> tuple[Path, Path]:
-    return mayor_dir / "locks" / "supervisor.lock", mayor_dir / "state" / "supervisor.json"
+    return mayor_dir / "locks" / "supervisor.run.lock", mayor_dir / "state" / "supervisor.json"
 
 
 @contextmanager
@@ -28,13 +28,15 @@ def supervisor_lock(mayor_dir: Path) -> Iterator[None]:
     lock, info = _paths(mayor_dir)
     lock.parent.mkdir(parents=True, exist_ok=True)
     info.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(lock, "a+")
+    handle = open(lock, "a+")  # noqa: SIM115 - held for the whole run
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise MayorError(f"a supervisor is already running in {mayor_dir.parent} ({describe(holder(mayor_dir))}); "
-                         "wait for it to finish or stop it with Ctrl-C (kill -INT PID)") from None  # fmt: skip
+        raise MayorError(
+            f"a supervisor is already running in {mayor_dir.parent} ({describe(holder(mayor_dir))}); "
+            "wait for it to finish or stop it with Ctrl-C (kill -INT PID)"
+        ) from None
     try:
         info.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": now().isoformat()}))
         yield

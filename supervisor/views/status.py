@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,7 +125,7 @@ class Tracker:
 
     def snapshot(self, now: datetime | None = None) -> Snapshot:
         self._read_events()
-        moment = now or datetime.now(timezone.utc)
+        moment = now or datetime.now(UTC)
         beads = self._beads_in_play()
         rows = [self._row(bead, moment) for bead in beads]
         queue = [b.id for b in sorted((b for b in beads if b.status == "queued"), key=self._queue_key)]
@@ -201,12 +201,23 @@ class Tracker:
         if bead.status == "running" and attempt is not None and not attempt.usage.total_tokens:
             usage = usage + self._live_usage(bead.id, attempt.n)
         return BeadRow(
-            bead.id, bead.title, bead.status, attempt.n if attempt else trail.attempt, attempt.agent if attempt else None,
-            started, ended, elapsed, trail.last, trail.last_at, usage.total_tokens, usage.cost_usd, bead.error,
-        )  # fmt: skip
+            bead.id,
+            bead.title,
+            bead.status,
+            attempt.n if attempt else trail.attempt,
+            attempt.agent if attempt else None,
+            started,
+            ended,
+            elapsed,
+            trail.last,
+            trail.last_at,
+            usage.total_tokens,
+            usage.cost_usd,
+            bead.error,
+        )
 
     def _live_usage(self, bead_id: str, n: int) -> Any:
-        from supervisor.budget import live_usage
+        from supervisor.run.budget import live_usage
 
         return live_usage(self.repo.runs_dir / bead_id / str(n))
 
@@ -240,14 +251,18 @@ def _stamp(event: dict[str, Any]) -> datetime | None:
 def supervisor_info(repo: Repo) -> SupervisorInfo:
     """Who holds the supervisor lock of ``repo``, if anyone."""
     record = _read_json(repo.mayor_dir / "state" / "supervisor.json")
-    held = lock_held(repo.mayor_dir / "locks" / "supervisor.lock")
+    held = lock_held(repo.mayor_dir / "locks" / "supervisor.run.lock")
     pid = record.get("pid") if isinstance(record.get("pid"), int) else None
     alive = pid is not None and _alive(pid)
     running = held if held is not None else alive
     return SupervisorInfo(
-        running=running, pid=pid, host=record.get("host"), started=record.get("started"), lock_held=held,
+        running=running,
+        pid=pid,
+        host=record.get("host"),
+        started=record.get("started"),
+        lock_held=held,
         stale=bool(record) and not running,
-    )  # fmt: skip
+    )
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -295,13 +310,21 @@ COLUMNS = ("bead", "title", "status", "try", "elapsed", "last event", "tokens", 
 
 def cells(row: BeadRow, now: datetime) -> list[str]:
     """The row's cells, as strings, in :data:`COLUMNS` order."""
-    from supervisor.report import duration
+    from supervisor.views.report import duration
 
     last = row.last_event or ""
     if row.last_event_at is not None:
         last += f" ({duration((now - row.last_event_at).total_seconds())} ago)"
-    return [row.id, row.title, row.status, str(row.attempt or ""), duration(row.elapsed_s) if row.elapsed_s is not None else "",
-            last, f"{row.tokens:,}" if row.tokens else "", cost_text(row)]  # fmt: skip
+    return [
+        row.id,
+        row.title,
+        row.status,
+        str(row.attempt or ""),
+        duration(row.elapsed_s) if row.elapsed_s is not None else "",
+        last,
+        f"{row.tokens:,}" if row.tokens else "",
+        cost_text(row),
+    ]
 
 
 def cost_text(row: BeadRow) -> str:
@@ -331,11 +354,21 @@ def render_table(snap: Snapshot) -> Table:
     """A rich table of the snapshot: the supervisor in its title, the merge queue in its caption."""
     from rich.table import Table
 
-    table = Table(title=supervisor_line(snap), caption=queue_line(snap), header_style="bold", title_justify="left",
-                  caption_justify="left")  # fmt: skip
+    table = Table(
+        title=supervisor_line(snap),
+        caption=queue_line(snap),
+        header_style="bold",
+        title_justify="left",
+        caption_justify="left",
+    )
     for name in COLUMNS:
-        table.add_column(name, overflow="ellipsis", no_wrap=name != "title", max_width=40 if name == "title" else None,
-                         justify="right" if name in ("tokens", "cost", "elapsed", "try") else "left")  # fmt: skip
+        table.add_column(
+            name,
+            overflow="ellipsis",
+            no_wrap=name != "title",
+            max_width=40 if name == "title" else None,
+            justify="right" if name in ("tokens", "cost", "elapsed", "try") else "left",
+        )
     for row in snap.rows:
         table.add_row(*cells(row, snap.taken_at))
     if not snap.rows:
@@ -347,4 +380,4 @@ def plain_lines(snap: Snapshot) -> list[str]:
     """The same, for a log or a pipe: the supervisor, a tab-separated header and rows, the queue."""
     lines = [supervisor_line(snap), "\t".join(COLUMNS)]
     lines += ["\t".join(cells(row, snap.taken_at)) for row in snap.rows]
-    return lines + [queue_line(snap)]
+    return [*lines, queue_line(snap)]

@@ -61,8 +61,10 @@ def _rule(finding: Finding) -> dict[str, Any]:
         "shortDescription": {"text": finding.title},
         "fullDescription": {"text": finding.description or finding.title},
         "help": {"text": finding.recommendation or "See the description."},
-        "properties": {"security-severity": SECURITY_SEVERITY[finding.severity],
-                       "tags": ["security", finding.category or "review"]},  # fmt: skip
+        "properties": {
+            "security-severity": SECURITY_SEVERITY[finding.severity],
+            "tags": ["security", finding.category or "review"],
+        },
     }
 
 
@@ -101,7 +103,12 @@ def sarif(findings: Iterable[Finding], version: str, categories: Iterable[str] =
             index[rid] = len(rules)
             rules.append(_rule(finding))
         results.append(_result(finding, index[rid]))
-    driver = {"name": "mayor", "version": version, "informationUri": "https://github.com/mayor-dev/mayor", "rules": rules}
+    driver = {
+        "name": "mayor",
+        "version": version,
+        "informationUri": "https://github.com/mayor-dev/mayor",
+        "rules": rules,
+    }
     run = {"tool": {"driver": driver}, "results": results, "properties": {"categories": list(categories)}}
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 

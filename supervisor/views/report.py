@@ -23,7 +23,7 @@ from beads import graph
 from beads.models import SEVERITIES, Bead, Usage
 from supervisor.events import EventLog
 from supervisor.pricing import usd as _usd
-from supervisor.review import finding_key
+from supervisor.views.review import finding_key
 
 if TYPE_CHECKING:
     from supervisor.repo import Repo
@@ -38,9 +38,14 @@ URGENT = ("critical", "high")
 ENDINGS = ("merged", "failed", "done", "cancelled")
 TOKEN_KINDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 OUTCOME = {
-    "merged": "landed", "done": "done", "failed": "failed", "review": "waiting for approval",
-    "queued": "queued", "running": "running", "cancelled": "cancelled",
-}  # fmt: skip
+    "merged": "landed",
+    "done": "done",
+    "failed": "failed",
+    "review": "waiting for approval",
+    "queued": "queued",
+    "running": "running",
+    "cancelled": "cancelled",
+}
 Event = Mapping[str, Any]
 
 
@@ -77,7 +82,9 @@ def build(beads: Mapping[str, Bead], events: Sequence[Event]) -> dict[str, Any]:
 
 def _targets(events: Iterable[Event]) -> list[str]:
     """The branches the runs landed on."""
-    return sorted({str(e["data"]["target"]) for e in events if e["type"] == "sling_started" and e["data"].get("target")})
+    return sorted(
+        {str(e["data"]["target"]) for e in events if e["type"] == "sling_started" and e["data"].get("target")}
+    )
 
 
 def _ordered(beads: Mapping[str, Bead]) -> list[Bead]:
@@ -109,19 +116,34 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return round(max(0.0, (end - start).total_seconds()), 3)
 
 
-def _bead_record(bead: Bead, trail: Sequence[Event], holds: Sequence[graph.Blocker], beads: Mapping[str, Bead]) -> dict[str, Any]:
+def _bead_record(
+    bead: Bead, trail: Sequence[Event], holds: Sequence[graph.Blocker], beads: Mapping[str, Bead]
+) -> dict[str, Any]:
     start, end = _span(bead, trail)
     result = bead.result
     return {
-        "id": bead.id, "title": bead.title, "kind": bead.kind, "labels": list(bead.labels),
-        "status": bead.status, "outcome": _outcome(bead, holds), "approval": bead.approval,
-        "attempts": len(bead.attempts), "attempt_outcomes": [a.outcome or "running" for a in bead.attempts],
-        "started_at": _iso(start), "ended_at": _iso(end), "duration_s": _seconds(start, end),
-        "files": list(result.files) if result else [], "commit": result.commit if result else None,
-        "usage": usage_record(bead.usage), "cost_usd": bead.usage.cost_usd, "error": bead.error,
-        "blocked_by": [_blocker(h) for h in holds], "stuck_on": _stuck_on(bead, beads) if holds else [],
-        "findings": len(result.findings) if result else 0, "deps": list(bead.deps),
-    }  # fmt: skip
+        "id": bead.id,
+        "title": bead.title,
+        "kind": bead.kind,
+        "labels": list(bead.labels),
+        "status": bead.status,
+        "outcome": _outcome(bead, holds),
+        "approval": bead.approval,
+        "attempts": len(bead.attempts),
+        "attempt_outcomes": [a.outcome or "running" for a in bead.attempts],
+        "started_at": _iso(start),
+        "ended_at": _iso(end),
+        "duration_s": _seconds(start, end),
+        "files": list(result.files) if result else [],
+        "commit": result.commit if result else None,
+        "usage": usage_record(bead.usage),
+        "cost_usd": bead.usage.cost_usd,
+        "error": bead.error,
+        "blocked_by": [_blocker(h) for h in holds],
+        "stuck_on": _stuck_on(bead, beads) if holds else [],
+        "findings": len(result.findings) if result else 0,
+        "deps": list(bead.deps),
+    }
 
 
 def usage_record(usage: Usage) -> dict[str, int]:
@@ -172,11 +194,20 @@ def _counts(records: Sequence[Mapping[str, Any]], found: Sequence[Mapping[str, A
         return sum(1 for r in records if r["outcome"] == outcome)
 
     return {
-        "beads": len(records), "landed": n("landed"), "done": n("done"), "failed": n("failed"),
-        "blocked": n("blocked"), "waiting_for_approval": n("waiting for approval"), "queued": n("queued"),
-        "running": n("running"), "to_retry": n("to retry"), "not_started": n("not started"), "cancelled": n("cancelled"),
-        "findings": len(found), "urgent_findings": sum(1 for f in found if f["severity"] in URGENT),
-    }  # fmt: skip
+        "beads": len(records),
+        "landed": n("landed"),
+        "done": n("done"),
+        "failed": n("failed"),
+        "blocked": n("blocked"),
+        "waiting_for_approval": n("waiting for approval"),
+        "queued": n("queued"),
+        "running": n("running"),
+        "to_retry": n("to retry"),
+        "not_started": n("not started"),
+        "cancelled": n("cancelled"),
+        "findings": len(found),
+        "urgent_findings": sum(1 for f in found if f["severity"] in URGENT),
+    }
 
 
 def _groups(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -193,8 +224,13 @@ def _group(label: str, members: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     for record in members:
         outcomes[record["outcome"]] = outcomes.get(record["outcome"], 0) + 1
     totals = _totals(members)
-    return {"label": label, "beads": [r["id"] for r in members], "outcomes": outcomes,
-            "tokens": totals["tokens"]["total_tokens"], "cost_usd": totals["cost_usd"]}  # fmt: skip
+    return {
+        "label": label,
+        "beads": [r["id"] for r in members],
+        "outcomes": outcomes,
+        "tokens": totals["tokens"]["total_tokens"],
+        "cost_usd": totals["cost_usd"],
+    }
 
 
 def _landing_order(record: Mapping[str, Any]) -> tuple[str, str]:
@@ -209,8 +245,14 @@ def _failed(bead: Bead, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Why it failed (each attempt's outcome and error), and the beads it holds for good."""
     history = [{"n": a.n, "outcome": a.outcome, "error": a.error} for a in bead.attempts]
     holds = [r["id"] for r in records if bead.id in r["stuck_on"]]
-    return {"id": bead.id, "title": bead.title, "error": bead.error, "attempts": len(bead.attempts),
-            "history": history, "blocks": holds}  # fmt: skip
+    return {
+        "id": bead.id,
+        "title": bead.title,
+        "error": bead.error,
+        "attempts": len(bead.attempts),
+        "history": history,
+        "blocks": holds,
+    }
 
 
 def _blocked(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -226,17 +268,25 @@ def _queue_conflicts(events: Sequence[Event]) -> list[dict[str, Any]]:
             continue
         bead_id, files = str(event["bead"]), list(event["data"].get("files") or [])
         landed = [e for e in events[index + 1 :] if e["type"] == "merged" and e.get("bead") == bead_id]
-        out.append({
-            "bead": bead_id, "attempt": event.get("attempt"), "files": files, "at": event.get("ts"),
-            "with": _landed_before(events, index, bead_id, set(files)),
-            "resolved": bool(landed), "landed_on_attempt": landed[0].get("attempt") if landed else None,
-        })  # fmt: skip
+        out.append(
+            {
+                "bead": bead_id,
+                "attempt": event.get("attempt"),
+                "files": files,
+                "at": event.get("ts"),
+                "with": _landed_before(events, index, bead_id, set(files)),
+                "resolved": bool(landed),
+                "landed_on_attempt": landed[0].get("attempt") if landed else None,
+            }
+        )
     return out
 
 
 def _landed_before(events: Sequence[Event], index: int, bead_id: str, files: set[str]) -> list[str]:
     """Beads merged between ``bead_id``'s last ``slung`` before ``events[index]`` and it, touching ``files``."""
-    start = max((i for i in range(index) if events[i]["type"] == "slung" and events[i].get("bead") == bead_id), default=0)
+    start = max(
+        (i for i in range(index) if events[i]["type"] == "slung" and events[i].get("bead") == bead_id), default=0
+    )
     found = []
     for event in events[start:index]:
         if event["type"] == "merged" and event.get("bead") != bead_id and files & set(event["data"].get("files") or []):
@@ -267,11 +317,17 @@ def findings(beads: Iterable[Bead]) -> list[dict[str, Any]]:
         for finding in bead.result.findings if bead.result else []:
             key = finding_key(finding)
             item = {
-                "severity": finding.severity, "file": finding.file, "line": finding.line,
+                "severity": finding.severity,
+                "file": finding.file,
+                "line": finding.line,
                 "location": f"{finding.file}:{finding.line}" if finding.line else finding.file,
-                "title": finding.title, "category": finding.category or category, "bead": bead.id,
-                "beads": [bead.id], "description": finding.description, "recommendation": finding.recommendation,
-            }  # fmt: skip
+                "title": finding.title,
+                "category": finding.category or category,
+                "bead": bead.id,
+                "beads": [bead.id],
+                "description": finding.description,
+                "recommendation": finding.recommendation,
+            }
             known = best.get(key)
             if known is None or RANK[finding.severity] < RANK[known["severity"]]:
                 item["beads"] = sorted({bead.id, *(known["beads"] if known else [])})
@@ -288,26 +344,56 @@ def _severity_counts(found: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     return out
 
 
-def _needs_human(records: Sequence[Mapping[str, Any]], found: Sequence[Mapping[str, Any]],
-                 trails: Mapping[str, Sequence[Event]]) -> list[dict[str, Any]]:  # fmt: skip
+def _needs_human(
+    records: Sequence[Mapping[str, Any]], found: Sequence[Mapping[str, Any]], trails: Mapping[str, Sequence[Event]]
+) -> list[dict[str, Any]]:
     """What a person must act on, most urgent first."""
     out: list[dict[str, Any]] = []
     for r in records:
         if r["status"] == "failed":
-            out.append({"kind": "failed", "bead": r["id"], "title": r["title"], "detail": r["error"] or "failed",
-                        "action": f"fix what stopped it, then `mayor reopen {r['id']}`"})  # fmt: skip
+            out.append(
+                {
+                    "kind": "failed",
+                    "bead": r["id"],
+                    "title": r["title"],
+                    "detail": r["error"] or "failed",
+                    "action": f"fix what stopped it, then `mayor reopen {r['id']}`",
+                }
+            )
     for item in found:
         if item["severity"] in URGENT:
-            out.append({"kind": "finding", "bead": item["bead"], "title": item["title"], "severity": item["severity"],
-                        "detail": f"{item['severity']} at {item['location']}", "action": item["recommendation"]})  # fmt: skip
+            out.append(
+                {
+                    "kind": "finding",
+                    "bead": item["bead"],
+                    "title": item["title"],
+                    "severity": item["severity"],
+                    "detail": f"{item['severity']} at {item['location']}",
+                    "action": item["recommendation"],
+                }
+            )
     for r in records:
         if r["status"] == "review":
-            out.append({"kind": "approval", "bead": r["id"], "title": r["title"], "detail": "passed its checks",
-                        "action": f"`mayor approve {r['id']}` or `mayor reject {r['id']} --reason ...`"})  # fmt: skip
+            out.append(
+                {
+                    "kind": "approval",
+                    "bead": r["id"],
+                    "title": r["title"],
+                    "detail": "passed its checks",
+                    "action": f"`mayor approve {r['id']}` or `mayor reject {r['id']} --reason ...`",
+                }
+            )
         elif r["status"] == "queued" and trails.get(r["id"]) and trails[r["id"]][-1]["type"] == "landing_blocked":
             detail = trails[r["id"]][-1]["data"].get("detail") or "its landing was blocked"
-            out.append({"kind": "landing_blocked", "bead": r["id"], "title": r["title"], "detail": detail,
-                        "action": "clear the block, then `mayor sling` lands it"})  # fmt: skip
+            out.append(
+                {
+                    "kind": "landing_blocked",
+                    "bead": r["id"],
+                    "title": r["title"],
+                    "detail": detail,
+                    "action": "clear the block, then `mayor sling` lands it",
+                }
+            )
     return out
 
 
@@ -340,11 +426,15 @@ def timeline(events: Sequence[Event]) -> dict[str, Any]:
     agent = round(sum((end - start).total_seconds() for start, end in intervals), 3)
     stamps = [t for t in (ts(e) for e in events) if t is not None]
     return {
-        "first_event": _iso(min(stamps, default=None)), "last_event": _iso(max(stamps, default=None)),
+        "first_event": _iso(min(stamps, default=None)),
+        "last_event": _iso(max(stamps, default=None)),
         "runs": [{k: v for k, v in r.items() if k not in ("first", "last")} for r in runs],
-        "wall_s": wall, "agent_s": agent, "speedup": round(agent / wall, 2) if wall > 0 else None,
-        "agents": len(intervals), "peak_agents": _peak(intervals),
-    }  # fmt: skip
+        "wall_s": wall,
+        "agent_s": agent,
+        "speedup": round(agent / wall, 2) if wall > 0 else None,
+        "agents": len(intervals),
+        "peak_agents": _peak(intervals),
+    }
 
 
 def _runs(events: Sequence[Event]) -> list[dict[str, Any]]:
@@ -359,8 +449,16 @@ def _runs(events: Sequence[Event]) -> list[dict[str, Any]]:
         last = stop if stop is not None else limit - 1
         began, ended = ts(events[first]), ts(events[last])
         reason = events[stop]["data"].get("reason") if stop is not None else "cut short (no sling_stopped)"
-        runs.append({"first": first, "last": last, "started": _iso(began), "ended": _iso(ended),
-                     "wall_s": _seconds(began, ended) or 0.0, "ended_by": reason})  # fmt: skip
+        runs.append(
+            {
+                "first": first,
+                "last": last,
+                "started": _iso(began),
+                "ended": _iso(ended),
+                "wall_s": _seconds(began, ended) or 0.0,
+                "ended_by": reason,
+            }
+        )
     return runs
 
 
@@ -419,12 +517,23 @@ def headline(f: Mapping[str, Any]) -> str:
     """One line of counts: what landed and failed, what waits, the findings, the spend and speedup."""
     c = f["counts"]
     words = [f"**{c['landed']} landed**", f"**{c['failed']} failed**"]
-    for key, word in (("blocked", "blocked"), ("waiting_for_approval", "waiting for approval"), ("queued", "queued"),
-                      ("running", "running"), ("to_retry", "to retry"), ("not_started", "not started"),
-                      ("cancelled", "cancelled"), ("done", "report(s) done")):  # fmt: skip
+    for key, word in (
+        ("blocked", "blocked"),
+        ("waiting_for_approval", "waiting for approval"),
+        ("queued", "queued"),
+        ("running", "running"),
+        ("to_retry", "to retry"),
+        ("not_started", "not started"),
+        ("cancelled", "cancelled"),
+        ("done", "report(s) done"),
+    ):
         if c[key]:
             words.append(f"{c[key]} {word}")
-    tail = [f"{c['beads']} bead(s)", f"{_tokens(f['totals']['tokens']['total_tokens'])} tokens", _total_cost(f["totals"])]
+    tail = [
+        f"{c['beads']} bead(s)",
+        f"{_tokens(f['totals']['tokens']['total_tokens'])} tokens",
+        _total_cost(f["totals"]),
+    ]
     if c["urgent_findings"]:
         tail.insert(1, f"**{c['urgent_findings']} high/critical finding(s)**")
     speedup = f["timeline"]["speedup"]
@@ -446,23 +555,39 @@ def _md_needs_human(f: Mapping[str, Any]) -> str:
 
 
 def _md_landed(f: Mapping[str, Any]) -> str:
-    rows = [[f"`{r['id']}`", _cell(r["title"]), f"`{(r['commit'] or '')[:10]}`", r["attempts"],
-             duration(r["duration_s"]), _files(r["files"])] for r in f["landed"]]  # fmt: skip
+    rows = [
+        [
+            f"`{r['id']}`",
+            _cell(r["title"]),
+            f"`{(r['commit'] or '')[:10]}`",
+            r["attempts"],
+            duration(r["duration_s"]),
+            _files(r["files"]),
+        ]
+        for r in f["landed"]
+    ]
     return _section(f"Landed ({len(rows)})", ["bead", "title", "merge commit", "attempts", "duration", "files"], rows)
 
 
 def _md_failed(f: Mapping[str, Any]) -> str:
-    rows = [[f"`{r['id']}`", _cell(r["title"]), r["attempts"], _cell(r["error"] or ""), _ids(r["blocks"])]
-            for r in f["failed"]]  # fmt: skip
+    rows = [
+        [f"`{r['id']}`", _cell(r["title"]), r["attempts"], _cell(r["error"] or ""), _ids(r["blocks"])]
+        for r in f["failed"]
+    ]
     text = _section(f"Failed ({len(rows)})", ["bead", "title", "attempts", "why", "blocks"], rows)
-    history = [f"- `{r['id']}` attempt {h['n']}: {h['outcome']}: {_cell(h['error'] or '')}"
-               for r in f["failed"] for h in r["history"]]  # fmt: skip
+    history = [
+        f"- `{r['id']}` attempt {h['n']}: {h['outcome']}: {_cell(h['error'] or '')}"
+        for r in f["failed"]
+        for h in r["history"]
+    ]
     return text + ("\n\n" + _details("Every attempt of the failed beads", "\n".join(history)) if history else "")
 
 
 def _md_blocked(f: Mapping[str, Any]) -> str:
-    rows = [[f"`{r['id']}`", _cell(r["title"]), _cell("; ".join(o["reason"] for o in r["on"])), _ids(r["stuck_on"])]
-            for r in f["blocked"]]  # fmt: skip
+    rows = [
+        [f"`{r['id']}`", _cell(r["title"]), _cell("; ".join(o["reason"] for o in r["on"])), _ids(r["stuck_on"])]
+        for r in f["blocked"]
+    ]
     return _section(f"Blocked ({len(rows)})", ["bead", "title", "blocked on", "held for good by"], rows)
 
 
@@ -472,9 +597,21 @@ def _md_conflicts(f: Mapping[str, Any]) -> str:
         return ""
     lines = ["### Conflicts between agents"]
     if queue:
-        rows = [[f"`{q['bead']}`", q["attempt"] or "", _files(q["files"]), _ids(q["with"]) or "(unknown)",
-                 f"landed on attempt {q['landed_on_attempt']}" if q["resolved"] else "not yet"] for q in queue]  # fmt: skip
-        lines += ["Met in the merge queue:", "", _table(["bead", "attempt", "files", "after these landed", "resolved"], rows)]
+        rows = [
+            [
+                f"`{q['bead']}`",
+                q["attempt"] or "",
+                _files(q["files"]),
+                _ids(q["with"]) or "(unknown)",
+                f"landed on attempt {q['landed_on_attempt']}" if q["resolved"] else "not yet",
+            ]
+            for q in queue
+        ]
+        lines += [
+            "Met in the merge queue:",
+            "",
+            _table(["bead", "attempt", "files", "after these landed", "resolved"], rows),
+        ]
     if overlaps:
         rows = [[_ids(o["beads"]), _files(o["files"])] for o in overlaps]
         lines += ["", "Beads whose landed work touched the same files:", "", _table(["beads", "files"], rows)]
@@ -486,8 +623,10 @@ def _md_findings(f: Mapping[str, Any]) -> str:
     if not items:
         return ""
     tally = " · ".join(f"{n} {sev}" for sev, n in f["findings"]["counts"].items())
-    rows = [[i["severity"], f"`{_cell(i['location'])}`", _cell(i["title"]), _ids(i["beads"]), i["category"] or ""]
-            for i in items]  # fmt: skip
+    rows = [
+        [i["severity"], f"`{_cell(i['location'])}`", _cell(i["title"]), _ids(i["beads"]), i["category"] or ""]
+        for i in items
+    ]
     return _section(f"Findings ({tally})", ["severity", "where", "title", "bead", "category"], rows)
 
 
@@ -499,7 +638,8 @@ def _md_groups(f: Mapping[str, Any]) -> str:
     for group in f["groups"]:
         outcomes = ", ".join(f"{n} {word}" for word, n in sorted(group["outcomes"].items()))
         cost = "unpriced" if group["cost_usd"] is None else _usd(group["cost_usd"])
-        summary = f"<b>{_cell(group['label'])}</b>: {len(group['beads'])} bead(s), {outcomes} · {_tokens(group['tokens'])} tokens · {cost}"
+        count = f"{len(group['beads'])} bead(s)"
+        summary = f"<b>{_cell(group['label'])}</b>: {count}, {outcomes} · {_tokens(group['tokens'])} tokens · {cost}"
         blocks.append(_details(summary, _bead_table([beads[i] for i in group["beads"]])))
     return "\n\n".join(blocks)
 
@@ -508,8 +648,19 @@ def _bead_table(records: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for r in records:
         tries = f"{r['attempts']} ({', '.join(r['attempt_outcomes'])})" if r["attempts"] else "0"
-        rows.append([f"`{r['id']}`", _cell(r["title"]), r["kind"], r["outcome"], tries, duration(r["duration_s"]),
-                     _files(r["files"]), _tokens(r["usage"]["total_tokens"]), _bead_cost(r)])  # fmt: skip
+        rows.append(
+            [
+                f"`{r['id']}`",
+                _cell(r["title"]),
+                r["kind"],
+                r["outcome"],
+                tries,
+                duration(r["duration_s"]),
+                _files(r["files"]),
+                _tokens(r["usage"]["total_tokens"]),
+                _bead_cost(r),
+            ]
+        )
     return _table(["bead", "title", "kind", "outcome", "attempts", "duration", "files", "tokens", "cost"], rows)
 
 
@@ -517,12 +668,18 @@ def _md_cost(f: Mapping[str, Any]) -> str:
     t, tl = f["totals"], f["timeline"]
     tok = t["tokens"]
     row = [_tokens(tok[k]) for k in (*TOKEN_KINDS, "total_tokens")] + [_total_cost(t)]
-    lines = ["### Cost and time", _table(["input", "output", "cache read", "cache write", "total tokens", "cost"], [row])]
+    lines = [
+        "### Cost and time",
+        _table(["input", "output", "cache read", "cache write", "total tokens", "cost"], [row]),
+    ]
     if tl["runs"]:
         speedup = "n/a" if tl["speedup"] is None else f"**{tl['speedup']:.1f}×**"
-        lines += ["", f"Wall time {duration(tl['wall_s'])} over {len(tl['runs'])} run(s); agent time "
-                  f"{duration(tl['agent_s'])} in {tl['agents']} agent run(s), at most {tl['peak_agents']} at once; "
-                  f"speedup from parallel work: {speedup}."]  # fmt: skip
+        lines += [
+            "",
+            f"Wall time {duration(tl['wall_s'])} over {len(tl['runs'])} run(s); agent time "
+            f"{duration(tl['agent_s'])} in {tl['agents']} agent run(s), at most {tl['peak_agents']} at once; "
+            f"speedup from parallel work: {speedup}.",
+        ]
     return "\n".join(lines)
 
 
@@ -587,7 +744,7 @@ def duration(seconds: float | None) -> str:
         return "–"
     if seconds < 60:
         return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m {secs:02d}s"
     return f"{minutes // 60}h {minutes % 60:02d}m"

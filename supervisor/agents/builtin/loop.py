@@ -62,7 +62,9 @@ class Reply:
 class Model(Protocol):
     name: str
 
-    def query(self, system: list[dict[str, Any]], tools: list[dict[str, Any]], messages: list[dict[str, Any]]) -> Reply: ...
+    def query(
+        self, system: list[dict[str, Any]], tools: list[dict[str, Any]], messages: list[dict[str, Any]]
+    ) -> Reply: ...
 
 
 @dataclass
@@ -79,7 +81,7 @@ class Limits:
 class Agent:
     model: Model
     workspace: Any
-    """A :class:`supervisor.agents.tools.Workspace` (anything with ``run(name, input)``)."""
+    """A :class:`supervisor.agents.builtin.tools.Workspace` (anything with ``run(name, input)``)."""
     system: list[dict[str, Any]]
     tools: list[dict[str, Any]]
     limits: Limits
@@ -181,7 +183,11 @@ def trim_oldest_results(messages: list[dict[str, Any]], keep_recent: int = 6) ->
     trimmed = 0
     for message in messages[1:-keep_recent]:
         for block in message["content"] if isinstance(message["content"], list) else []:
-            if block.get("type") == "tool_result" and block.get("content") != TRIMMED and len(str(block.get("content"))) > 200:
+            if (
+                block.get("type") == "tool_result"
+                and block.get("content") != TRIMMED
+                and len(str(block.get("content"))) > 200
+            ):
                 block["content"] = TRIMMED
                 trimmed += 1
     return trimmed
@@ -202,17 +208,19 @@ def prefix_warning(model: str, system: list[dict[str, Any]], tools: list[dict[st
     minimum = min_cacheable(model)
     if estimate >= minimum:
         return None
-    return (f"the shared prompt prefix is about {estimate} tokens, under the {minimum}-token minimum "
-            f"that {model} caches: parallel agents will each pay for it in full")  # fmt: skip
+    return (
+        f"the shared prompt prefix is about {estimate} tokens, under the {minimum}-token minimum "
+        f"that {model} caches: parallel agents will each pay for it in full"
+    )
 
 
 # -- the process entry point --------------------------------------------------------------------
 
 
 def main() -> int:
-    from supervisor.agents.anthropic_model import AnthropicModel
-    from supervisor.agents.demo import DEMO_MODEL, DemoModel
-    from supervisor.agents.tools import TOOL_DEFINITIONS, Workspace
+    from supervisor.agents.builtin.anthropic_model import AnthropicModel
+    from supervisor.agents.builtin.demo import DEMO_MODEL, DemoModel
+    from supervisor.agents.builtin.tools import TOOL_DEFINITIONS, Workspace
     from supervisor.prompts import template_text
 
     env = os.environ
@@ -223,10 +231,7 @@ def main() -> int:
     system = system_blocks(template_text("system", root), context)
     tools = [*TOOL_DEFINITIONS[:-1], {**TOOL_DEFINITIONS[-1], "cache_control": CACHE}]
     model: Model
-    if env.get("MAYOR_MODEL") == DEMO_MODEL:
-        model = DemoModel.from_env()
-    else:
-        model = AnthropicModel.from_env()
+    model = DemoModel.from_env() if env.get("MAYOR_MODEL") == DEMO_MODEL else AnthropicModel.from_env()
     warning = prefix_warning(model.name, system, tools)
     if warning:
         print(f"mayor: warning: {warning}", file=sys.stderr)
@@ -243,7 +248,9 @@ def task_text(env: os._Environ[str] | dict[str, str]) -> str:
     feedback_file = env.get("MAYOR_FEEDBACK_FILE")
     feedback = Path(feedback_file).read_text().strip() if feedback_file and Path(feedback_file).exists() else ""
     if feedback:
-        task += f"\n\n## Feedback from your last attempt (attempt {int(env.get('MAYOR_ATTEMPT', '2')) - 1})\n{feedback}\n"
+        task += (
+            f"\n\n## Feedback from your last attempt (attempt {int(env.get('MAYOR_ATTEMPT', '2')) - 1})\n{feedback}\n"
+        )
     return task
 
 
@@ -268,7 +275,7 @@ def run_agent(agent: Agent, task: str, run_dir: Path) -> int:
         agent.run(task)
     except Stop as stop:
         error = None if stop.ok else stop.reason
-    except Exception as exc:  # noqa: BLE001 - an API failure for good, or a bug: end the attempt, say why
+    except Exception as exc:
         error = describe_failure(exc)
     except Terminated as stop:
         error = str(stop)
@@ -293,11 +300,24 @@ def save(agent: Agent, run_dir: Path, error: str | None) -> None:
     not at all, even if the supervisor's SIGKILL comes in the middle."""
     run_dir.mkdir(parents=True, exist_ok=True)
     findings, problems = findings_from_text(agent.final_text)
-    result = {"summary": agent.final_text, "usage": agent.usage.model_dump(), "error": error, "turns": agent.steps,
-              "model": agent.model.name, "findings": findings, "problems": problems}  # fmt: skip
+    result = {
+        "summary": agent.final_text,
+        "usage": agent.usage.model_dump(),
+        "error": error,
+        "turns": agent.steps,
+        "model": agent.model.name,
+        "findings": findings,
+        "problems": problems,
+    }
     _write(run_dir / "result.json", json.dumps(result, indent=1, default=str))
-    transcript = {"model": agent.model.name, "system": agent.system, "tools": agent.tools,
-                  "messages": agent.messages, "calls": agent.calls, "error": error}  # fmt: skip
+    transcript = {
+        "model": agent.model.name,
+        "system": agent.system,
+        "tools": agent.tools,
+        "messages": agent.messages,
+        "calls": agent.calls,
+        "error": error,
+    }
     _write(run_dir / "transcript.json", json.dumps(transcript, indent=1, default=str))
 
 
@@ -305,7 +325,3 @@ def _write(path: Path, text: str) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from beads.models import Usage
-from supervisor.agents.builtin import Reply
-from supervisor.agents.limiter import DEFAULT_CONCURRENCY, SharedLimiter, retry_after_s
+from supervisor.agents.builtin.limiter import DEFAULT_CONCURRENCY, SharedLimiter, retry_after_s
+from supervisor.agents.builtin.loop import Reply
 from supervisor.pricing import WORKER_MODEL
 
 DEFAULT_RETRIES = 4
@@ -17,8 +17,14 @@ RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
 
 class AnthropicModel:
-    def __init__(self, name: str, limiter: SharedLimiter, *, max_retries: int = DEFAULT_RETRIES,
-                 max_output_tokens: int = DEFAULT_MAX_OUTPUT) -> None:  # fmt: skip
+    def __init__(
+        self,
+        name: str,
+        limiter: SharedLimiter,
+        *,
+        max_retries: int = DEFAULT_RETRIES,
+        max_output_tokens: int = DEFAULT_MAX_OUTPUT,
+    ) -> None:
         import anthropic
 
         self.name = name

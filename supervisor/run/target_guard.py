@@ -18,8 +18,17 @@ from supervisor import gitops
 from supervisor.events import EventLog
 from supervisor.proc import git, run
 
-_MAKING = ("commit", "cherry-pick", "revert", "am", "rebase (pick)", "rebase (squash)", "rebase (fixup)",
-           "rebase (reword)", "rebase (edit)")  # fmt: skip
+_MAKING = (
+    "commit",
+    "cherry-pick",
+    "revert",
+    "am",
+    "rebase (pick)",
+    "rebase (squash)",
+    "rebase (fixup)",
+    "rebase (reword)",
+    "rebase (edit)",
+)
 """Reflog subjects of operations that create a commit. ``checkout``, ``reset``, ``rebase (start)``
 and fast-forwards only move HEAD to a commit that already existed (maybe a user's)."""
 REFLOG_DEPTH = 500
@@ -33,11 +42,14 @@ def _creates(subject: str) -> bool:
 
 def made_in(worktree: Path, since: float = 0.0) -> set[str]:
     """Commits created in ``worktree`` (from its HEAD reflog) at or after ``since`` (the attempt's start)."""
-    out = run(["git", "reflog", "show", "--date=unix", "--format=%H %gd %gs", f"-n{REFLOG_DEPTH}", "HEAD"],
-              worktree, check=False).stdout  # fmt: skip
+    out = run(
+        ["git", "reflog", "show", "--date=unix", "--format=%H %gd %gs", f"-n{REFLOG_DEPTH}", "HEAD"],
+        worktree,
+        check=False,
+    ).stdout
     made = set()
     for line in out.splitlines():
-        sha, selector, subject = (line.split(" ", 2) + ["", ""])[:3]
+        sha, selector, subject = ([*line.split(" ", 2), "", ""])[:3]
         stamp = selector[selector.find("{") + 1 : -1]
         if stamp.isdigit() and int(stamp) < int(since):
             break
@@ -65,11 +77,15 @@ class TargetGuard:
         if tip is None or tip not in made:
             return None
         back = self._last_good(tip, made)
-        if back is None or not gitops.cas_update(self.ref, back, tip, self.root, "mayor: undo an agent's direct commit"):
+        if back is None or not gitops.cas_update(
+            self.ref, back, tip, self.root, "mayor: undo an agent's direct commit"
+        ):
             return None
         self.events.emit("target_restored", bead_id, None, was=tip, now=back)
-        return (f"the agent committed onto {self.target} directly; {self.target} was put back to {back[:10]} "
-                "and the work is kept on its branch")  # fmt: skip
+        return (
+            f"the agent committed onto {self.target} directly; {self.target} was put back to {back[:10]} "
+            "and the work is kept on its branch"
+        )
 
     def good_tip(self, worktrees: list[tuple[Path, float, str]]) -> str | None:
         """The target's tip, once no agent working in ``worktrees`` made it (undoing it if one did).

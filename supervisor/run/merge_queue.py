@@ -22,7 +22,7 @@ from beads.store import atomic_write
 from supervisor import gitops
 from supervisor.errors import MayorError
 from supervisor.proc import git, run, run_group
-from supervisor.worktrees import ADMIN_LOCK, branch_name
+from supervisor.run.worktrees import ADMIN_LOCK, branch_name
 
 MAX_ROUNDS = 5
 """Times a candidate is rebuilt when the target moves under the queue before giving up for now."""
@@ -89,8 +89,10 @@ class MergeQueue:
     def land(self, bead: Bead, log_dir: Path) -> Landing:
         head = gitops.rev(f"refs/heads/{branch_name(bead.id)}", self.root)
         if head is None:
-            raise BranchGone(f"branch {branch_name(bead.id)} of {bead.id} is gone (deleted, or not in this clone); "
-                             f"`mayor reopen {bead.id}` to redo it")  # fmt: skip
+            raise BranchGone(
+                f"branch {branch_name(bead.id)} of {bead.id} is gone (deleted, or not in this clone); "
+                f"`mayor reopen {bead.id}` to redo it"
+            )
         for _ in range(MAX_ROUNDS):
             if self.guard is not None:
                 self.guard()
@@ -120,7 +122,9 @@ class MergeQueue:
         return Landing("blocked", detail=f"{self.target} kept moving under the queue; will try again")
 
     def _landing_commit(self, bead_id: str) -> str | None:
-        out = git("log", "--first-parent", "-n1", "--format=%H", f"--grep=^mayor-bead: {bead_id}$", self.target, cwd=self.root)
+        out = git(
+            "log", "--first-parent", "-n1", "--format=%H", f"--grep=^mayor-bead: {bead_id}$", self.target, cwd=self.root
+        )
         return out or None
 
     def _candidate(self, bead: Bead, tip: str, head: str) -> str | Landing:
@@ -193,5 +197,3 @@ class MergeQueue:
             detail=f"{self.target} is checked out at {checkout} and its local changes block the landing "
             f"({detail}); commit or stash them, and the queue goes on",
         )
-
-

@@ -180,9 +180,26 @@ def _string(tool_input: Mapping[str, Any], key: str, *, required: bool = True) -
 
 _OPERATOR_CHARS = frozenset("();<>|&")
 _PREFIX_WORDS = frozenset(
-    {"if", "then", "else", "elif", "do", "while", "until", "!", "{", "}", "time", "exec", "command",
-     "nohup", "env", "xargs", "sudo"}
-)  # fmt: skip
+    {
+        "if",
+        "then",
+        "else",
+        "elif",
+        "do",
+        "while",
+        "until",
+        "!",
+        "{",
+        "}",
+        "time",
+        "exec",
+        "command",
+        "nohup",
+        "env",
+        "xargs",
+        "sudo",
+    }
+)
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _REDIRECTED = re.compile(r"^\d*(?:&>>|&>|>>|>&|>\||>|<<<|<<|<&|<>|<)(.+)$")
 
@@ -349,9 +366,15 @@ class Workspace:
 
     def _execute(self, command: str) -> ToolOutcome:
         proc = subprocess.Popen(
-            ["bash", "-c", command], cwd=self.root, env=self._env(), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, bufsize=0,
-        )  # fmt: skip
+            ["bash", "-c", command],
+            cwd=self.root,
+            env=self._env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            bufsize=0,
+        )
         assert proc.stdout is not None
         capture = _Capture(proc.stdout, self.limit)
         timed_out = False
@@ -388,8 +411,11 @@ class Workspace:
     def _edit(self, tool_input: Mapping[str, Any]) -> ToolOutcome:
         command = tool_input.get("command")
         handlers: dict[str, Callable[[Path, str, Mapping[str, Any]], str]] = {
-            "view": self._view, "create": self._create, "str_replace": self._str_replace, "insert": self._insert,
-        }  # fmt: skip
+            "view": self._view,
+            "create": self._create,
+            "str_replace": self._str_replace,
+            "insert": self._insert,
+        }
         handler = handlers.get(command) if isinstance(command, str) else None
         if handler is None:
             extra = " (undo_edit does not exist in this version of the tool)" if command == "undo_edit" else ""

@@ -7,6 +7,7 @@ live agent (found again by pid and start time) and still learn how it ended.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -103,7 +104,13 @@ class AgentProcess:
                 start_new_session=True,
             )
         started = time.time()
-        record = {"pid": popen.pid, "ticks": start_ticks(popen.pid), "started": started, "cwd": str(cwd), **(extra or {})}
+        record = {
+            "pid": popen.pid,
+            "ticks": start_ticks(popen.pid),
+            "started": started,
+            "cwd": str(cwd),
+            **(extra or {}),
+        }
         (run_dir / "agent.json").write_text(json.dumps(record))
         return cls(popen.pid, run_dir, popen, started, record)
 
@@ -189,10 +196,8 @@ class AgentProcess:
     def _exit(self) -> Exit:
         code = self.popen.wait() if self.popen is not None else None
         if not self.gone:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)  # whatever the agent left running in its group
-            except (ProcessLookupError, PermissionError):
-                pass
         if self.stop_reason:
             return Exit(None, self.stop_reason)
         status_file = self.run_dir / "exit_status"
@@ -202,7 +207,9 @@ class AgentProcess:
             except ValueError:
                 pass
         if code is not None:
-            return Exit(code if code >= 0 else None, "exited" if code >= 0 else "killed", f"signal {-code}" if code < 0 else "")
+            return Exit(
+                code if code >= 0 else None, "exited" if code >= 0 else "killed", f"signal {-code}" if code < 0 else ""
+            )
         return Exit(None, "lost", "the agent ended while no supervisor watched it and left no exit status")
 
 

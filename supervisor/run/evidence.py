@@ -9,7 +9,7 @@ from pathlib import Path
 from beads.models import Bead
 from supervisor import gitops
 from supervisor.proc import git, run, run_group
-from supervisor.worktrees import branch_name
+from supervisor.run.worktrees import branch_name
 
 CHECK_TIMEOUT_S = 600.0
 
