@@ -20,7 +20,7 @@ from supervisor.errors import MayorError
 
 
 def _paths(mayor_dir: Path) -> tuple[Path, Path]:
-    return mayor_dir / "locks" / "supervisor.run.lock", mayor_dir / "state" / "supervisor.json"
+    return mayor_dir / "locks" / "supervisor.lock", mayor_dir / "state" / "supervisor.json"
 
 
 @contextmanager

@@ -251,7 +251,7 @@ def _stamp(event: dict[str, Any]) -> datetime | None:
 def supervisor_info(repo: Repo) -> SupervisorInfo:
     """Who holds the supervisor lock of ``repo``, if anyone."""
     record = _read_json(repo.mayor_dir / "state" / "supervisor.json")
-    held = lock_held(repo.mayor_dir / "locks" / "supervisor.run.lock")
+    held = lock_held(repo.mayor_dir / "locks" / "supervisor.lock")
     pid = record.get("pid") if isinstance(record.get("pid"), int) else None
     alive = pid is not None and _alive(pid)
     running = held if held is not None else alive
