@@ -17,6 +17,22 @@ REPORT_ONLY_KINDS: frozenset[str] = frozenset({"review"})
 """Kinds whose beads produce a report, never a commit; they end ``done``, never ``merged``."""
 
 Severity = Literal["critical", "high", "medium", "low"]
+Outcome = Literal[
+    "passed",
+    "failed",
+    "conflict",
+    "gate_failed",
+    "timeout",
+    "idle",
+    "no_change",
+    "check_failed",
+    "setup_failed",
+    "cancelled",
+    "interrupted",
+    "rejected",
+]
+"""How an attempt ended. ``interrupted`` (the supervisor stopped, the budget ran out) does not
+count against ``max_attempts``; ``passed`` means the supervisor's checks passed, not that it landed."""
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 """Safe as a file name and inside a branch name ``mayor/<id>``."""
@@ -112,8 +128,8 @@ class Attempt(_Model):
     agent: str | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
-    outcome: str | None = None
-    """``passed``, ``failed``, ``conflict``, ``gate_failed``, ``timeout``, ``cancelled`` ...; None while running."""
+    outcome: Outcome | None = None
+    """None while running."""
     error: str | None = None
     """The last error, in words, when the attempt did not pass."""
     commit: str | None = None

@@ -13,39 +13,60 @@ import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
-TYPES = (
-    "sling_started",
-    "sling_stopped",
-    "slung",
-    "agent_started",
-    "agent_exited",
-    "agent_adopted",
-    "committed_leftovers",
-    "target_restored",
-    "check_passed",
-    "check_failed",
-    "queued",
-    "conflict",
-    "gate_passed",
-    "gate_failed",
-    "gate_flaky",
-    "merged",
-    "landing_blocked",
-    "retried",
-    "failed",
-    "cancelled",
-    "done",
-    "budget_stopped",
-    "recovered",
-    "usage",
-    "awaiting_approval",
-    "approved",
-    "rejected",
-)
-"""Types the supervisor writes; agents may emit others through ``mayor emit``."""
+
+class EventType(StrEnum):
+    """The types the supervisor writes. Agents may emit others through ``mayor emit``; readers
+    compare ``event["type"]`` with these members (a ``StrEnum`` equals its string)."""
+
+    SLING_STARTED = "sling_started"
+    SLING_STOPPED = "sling_stopped"
+    SLUNG = "slung"
+    AGENT_STARTED = "agent_started"
+    AGENT_EXITED = "agent_exited"
+    AGENT_ADOPTED = "agent_adopted"
+    COMMITTED_LEFTOVERS = "committed_leftovers"
+    TARGET_RESTORED = "target_restored"
+    CHECK_PASSED = "check_passed"
+    CHECK_FAILED = "check_failed"
+    QUEUED = "queued"
+    CONFLICT = "conflict"
+    GATE_PASSED = "gate_passed"
+    GATE_FAILED = "gate_failed"
+    GATE_FLAKY = "gate_flaky"
+    MERGED = "merged"
+    LANDING_BLOCKED = "landing_blocked"
+    RETRIED = "retried"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    DONE = "done"
+    BUDGET_STOPPED = "budget_stopped"
+    RECOVERED = "recovered"
+    USAGE = "usage"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+TYPES = frozenset(EventType)
+"""Every type the supervisor writes."""
+
+
+class Event(TypedDict):
+    """One line of ``events.jsonl``."""
+
+    ts: str
+    """ISO 8601, UTC, milliseconds."""
+    seq: int
+    """Strictly increasing through the file."""
+    type: str
+    """An :class:`EventType`, or an agent's own type (``mayor emit``)."""
+    bead: str | None
+    attempt: int | None
+    data: dict[str, Any]
 
 
 def _last_seq(handle: Any) -> int:
@@ -67,16 +88,30 @@ def _last_seq(handle: Any) -> int:
         chunk *= 8
 
 
+def _well_formed(event: Any) -> bool:
+    return (
+        isinstance(event, dict)
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("data", {}), dict)
+        and isinstance(event.get("seq", 0), int)
+    )
+
+
 class EventLog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def emit(self, type: str, bead: str | None = None, attempt: int | None = None, /, **data: Any) -> dict[str, Any]:
+    def emit(self, type: EventType, bead: str | None = None, attempt: int | None = None, /, **data: Any) -> Event:
+        """Append one of the supervisor's own events."""
+        return self.emit_any(str(type), bead, attempt, **data)
+
+    def emit_any(self, type: str, bead: str | None = None, attempt: int | None = None, /, **data: Any) -> Event:
+        """Append an event of any type (``mayor emit`` from an agent or a person)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a+", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                event = {
+                event: Event = {
                     "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
                     "seq": _last_seq(handle) + 1,
                     "type": type,
@@ -90,10 +125,10 @@ class EventLog:
                 fcntl.flock(handle, fcntl.LOCK_UN)
         return event
 
-    def read(self) -> list[dict[str, Any]]:
+    def read(self) -> list[Event]:
         return list(self.iter_from(0)[0])
 
-    def iter_from(self, offset: int) -> tuple[list[dict[str, Any]], int]:
+    def iter_from(self, offset: int) -> tuple[list[Event], int]:
         """The whole lines after byte ``offset``, and the offset after them."""
         if not self.path.exists():
             return [], offset
@@ -101,17 +136,17 @@ class EventLog:
             handle.seek(offset)
             data = handle.read()
         end = data.rfind(b"\n") + 1
-        events = []
+        events: list[Event] = []
         for line in data[:end].splitlines():
             try:
                 event = json.loads(line)
             except ValueError:
                 continue  # a line cut by a crash or broken by hand: the others still count
-            if isinstance(event, dict) and "type" in event:
+            if _well_formed(event):
                 events.append(event)
         return events, offset + end
 
-    def follow(self, poll_s: float = 0.25) -> Iterator[dict[str, Any]]:
+    def follow(self, poll_s: float = 0.25) -> Iterator[Event]:
         """Every event, then new ones as they are written (until interrupted)."""
         offset = 0
         while True:

@@ -51,6 +51,10 @@ class Repo:
     def runs_dir(self) -> Path:
         return self.mayor_dir / "runs"
 
+    def run_dir(self, bead_id: str, n: int) -> Path:
+        """The folder of attempt ``n`` of a bead: ``.mayor/runs/<id>/<n>/``."""
+        return self.runs_dir / bead_id / str(n)
+
     @property
     def events_path(self) -> Path:
         return self.mayor_dir / "events.jsonl"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from beads.errors import MayorError
 from beads.models import Bead
-from supervisor.events import EventLog
+from supervisor.events import EventLog, EventType
 from supervisor.output import say
 from supervisor.repo import open_repo
 from supervisor.run.beadstate import end_attempt, modify
@@ -23,7 +23,7 @@ def approve(*, bead_id: str) -> int:
         bead.status = "queued"
 
     bead = modify(repo.store, bead_id, change)
-    EventLog(repo.events_path).emit("approved", bead_id, bead.attempts[-1].n if bead.attempts else None)
+    EventLog(repo.events_path).emit(EventType.APPROVED, bead_id, bead.attempts[-1].n if bead.attempts else None)
     say(f"approved {bead_id}: it is queued to land (a running `mayor sling` picks it up; else run one)")
     return 0
 
@@ -39,10 +39,10 @@ def reject(*, bead_id: str, reason: str) -> int:
 
     bead = modify(repo.store, bead_id, change)
     n = bead.attempts[-1].n if bead.attempts else 0
-    run_dir = repo.runs_dir / bead_id / str(n)
+    run_dir = repo.run_dir(bead_id, n)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "feedback_out.md").write_text(f"A reviewer rejected your last attempt:\n\n{reason}\n")
-    EventLog(repo.events_path).emit("rejected", bead_id, n, reason=reason)
+    EventLog(repo.events_path).emit(EventType.REJECTED, bead_id, n, reason=reason)
     after = "it failed (no attempts left)" if bead.status == "failed" else "it goes back to its agent with your reason"
     say(f"rejected {bead_id}: {after}")
     return 0

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
 
 from supervisor.errors import MayorError
-from supervisor.events import EventLog
+from supervisor.events import Event, EventLog
 from supervisor.repo import open_repo
 
 
-def _line(event: dict[str, Any]) -> str:
+def _line(event: Event) -> str:
     who = " ".join(str(x) for x in (event.get("bead"), event.get("attempt") and f"#{event['attempt']}") if x)
     data = " ".join(f"{k}={v}" for k, v in (event.get("data") or {}).items())
     return f"{event['ts']}  {event['seq']:>5}  {event['type']:<16} {who:<16} {data}".rstrip()
@@ -40,5 +39,5 @@ def emit(*, type: str, data: str | None = None) -> int:
         raise MayorError("--data must be a JSON object, like '{\"step\": 2}'")
     bead = os.environ.get("MAYOR_BEAD_ID")
     attempt = os.environ.get("MAYOR_ATTEMPT")
-    EventLog(open_repo().events_path).emit(type, bead, int(attempt) if attempt else None, **payload)
+    EventLog(open_repo().events_path).emit_any(type, bead, int(attempt) if attempt else None, **payload)
     return 0

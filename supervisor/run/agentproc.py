@@ -18,12 +18,17 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from supervisor.proc import clean_env
 
 _WRAPPER = 'eval "$MAYOR_AGENT_COMMAND"\nstatus=$?\necho "$status" > "$MAYOR_RUN_DIR/exit_status"\nexit "$status"\n'
 KILL_GRACE_S = 3.0
+
+
+ExitReason = Literal["exited", "killed", "lost", "timeout", "idle", "interrupted", "cancelled", "budget", "stopped"]
+StopReason = Literal["timeout", "idle", "interrupted", "cancelled", "budget", "stopped"]
+"""Why the supervisor stopped an agent."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,7 @@ class Exit:
 
     code: int | None
     """Its exit status; None when it was killed or its status is unknown."""
-    reason: str
+    reason: ExitReason
     """``exited``, ``killed`` (by a signal not ours), ``lost`` (ended unwatched, no status), or why the
     supervisor stopped it: ``timeout``, ``idle``, ``interrupted`` (Ctrl-C), ``cancelled``, ``budget``."""
     detail: str = ""
@@ -77,7 +82,7 @@ class AgentProcess:
         self.run_dir = run_dir
         self.popen = popen
         self.started = started
-        self.stop_reason: str | None = None
+        self.stop_reason: StopReason | None = None
         self.gone = False
         """An adopted agent whose process has already ended (or was replaced by another pid)."""
 
@@ -128,7 +133,7 @@ class AgentProcess:
         agent.gone = not _alive(record["pid"], record.get("ticks"))
         return agent
 
-    def kill(self, reason: str = "stopped") -> None:
+    def kill(self, reason: StopReason = "stopped") -> None:
         """End the whole process group: SIGTERM, then SIGKILL after a grace period."""
         self.stop_reason = self.stop_reason or reason
         for sig, pause in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, 0.0)):
@@ -156,7 +161,7 @@ class AgentProcess:
         timeout: float,
         idle_timeout: float,
         activity: Callable[[], object],
-        should_stop: Callable[[], str | None],
+        should_stop: Callable[[], StopReason | None],
     ) -> Exit:
         """Block until the agent ends, killing its group on a timeout or when asked to stop.
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from beads.models import Attempt, Bead, now
+from beads.models import Attempt, Bead, Outcome, now
 from beads.store import Store, atomic_write, read_bead
 
 
@@ -34,7 +34,7 @@ def begin_attempt(bead: Bead, agent: str) -> None:
     bead.attempts.append(Attempt(n=len(bead.attempts) + 1, agent=agent, started_at=now()))
 
 
-def end_attempt(bead: Bead, outcome: str, error: str, max_attempts: int | None = None) -> None:
+def end_attempt(bead: Bead, outcome: Outcome, error: str, max_attempts: int | None = None) -> None:
     if bead.attempts:
         attempt = current(bead)
         attempt.outcome, attempt.error, attempt.ended_at = outcome, error, now()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from beads import graph
-from beads.models import Attempt, Bead, BeadSummary, Result, now
+from beads.models import Attempt, Bead, BeadSummary, Outcome, Result, now
 from supervisor import gitops
 from supervisor.agents import (
     Adapter,
@@ -33,13 +33,13 @@ from supervisor.agents import (
 from supervisor.agents.context import write_context
 from supervisor.config import AgentConfig
 from supervisor.errors import MayorError
-from supervisor.events import EventLog
+from supervisor.events import EventLog, EventType
 from supervisor.output import say
 from supervisor.pricing import usd
 from supervisor.prompts import bead_fields, render
 from supervisor.repo import Repo
 from supervisor.run import evidence
-from supervisor.run.agentproc import AgentProcess, Exit
+from supervisor.run.agentproc import AgentProcess, Exit, StopReason
 from supervisor.run.beadstate import begin_attempt, current, end_attempt, modify
 from supervisor.run.budget import Budget
 from supervisor.run.lock import supervisor_lock
@@ -76,7 +76,7 @@ class Options:
 class Failure(Exception):
     """An attempt that did not pass: its outcome word and what the next attempt should know."""
 
-    def __init__(self, outcome: str, error: str, feedback: str = "") -> None:
+    def __init__(self, outcome: Outcome, error: str, feedback: str = "") -> None:
         super().__init__(error)
         self.outcome = outcome
         self.error = error
@@ -127,7 +127,7 @@ class Supervisor:
             self._preflight(beads)
             if self.opts.dry_run:
                 return self._dry_run(beads)
-            self.events.emit("sling_started", slots=self.opts.slots, target=self.opts.target, pid=os.getpid())
+            self.events.emit(EventType.SLING_STARTED, slots=self.opts.slots, target=self.opts.target, pid=os.getpid())
             write_context(self.root, self.opts.target, self.opts.gate, self.state_dir)
             merger = threading.Thread(target=self._merge_worker, name="merge-queue", daemon=True)
             merger.start()
@@ -137,16 +137,16 @@ class Supervisor:
                     self._loop()
             except KeyboardInterrupt:
                 self._shutdown(merger)
-                self.events.emit("sling_stopped", reason="interrupted")
+                self.events.emit(EventType.SLING_STOPPED, reason="interrupted")
                 say("mayor: interrupted; running agents were stopped. `mayor sling` resumes.")
                 return 130
             except BaseException:
                 self._shutdown(merger)
-                self.events.emit("sling_stopped", reason="error")
+                self.events.emit(EventType.SLING_STOPPED, reason="error")
                 raise
             self.merge_q.put(None)
             merger.join()
-            self.events.emit("sling_stopped", reason="done")
+            self.events.emit(EventType.SLING_STOPPED, reason="done")
             return self._verdict()
 
     def _preflight(self, beads: dict[str, Bead]) -> None:
@@ -268,12 +268,12 @@ class Supervisor:
                 bead, agent, path = self._launch(slot, bead_id)
             except Failure as failure:
                 n = current(self.store.get(bead_id)).n
-                self._failed(bead_id, n, failure, self.repo.runs_dir / bead_id / str(n))
+                self._failed(bead_id, n, failure, self.repo.run_dir(bead_id, n))
                 return
         else:
             bead, agent, path = self.store.get(bead_id), adopt, self.pool.path(slot)
             self.slot_started[slot] = agent.started - 2.0  # from the agent's record (a little early is safe)
-            self.events.emit("agent_adopted", bead_id, current(bead).n, pid=adopt.pid, slot=slot)
+            self.events.emit(EventType.AGENT_ADOPTED, bead_id, current(bead).n, pid=adopt.pid, slot=slot)
         n = current(bead).n
         exit_ = agent.wait(
             self.opts.timeout,
@@ -281,7 +281,7 @@ class Supervisor:
             lambda: evidence.fingerprint(path),
             lambda: self._stop_reason(bead_id),
         )
-        self.events.emit("agent_exited", bead_id, n, code=exit_.code, reason=exit_.reason)
+        self.events.emit(EventType.AGENT_EXITED, bead_id, n, code=exit_.code, reason=exit_.reason)
         self.pool.unlock(slot)  # its process group is gone: a git lock it left would stop everything after
         report = self._account(bead, agent)
         try:
@@ -289,7 +289,7 @@ class Supervisor:
                 self._interrupted(bead_id)
                 return
             if exit_.reason == "cancelled":
-                self.events.emit("cancelled", bead_id, n)
+                self.events.emit(EventType.CANCELLED, bead_id, n)
                 modify(self.store, bead_id, lambda b: end_attempt(b, "cancelled", "cancelled by the user"))
                 return
             self._judge(bead, path, agent.run_dir, exit_, slot, report)
@@ -302,7 +302,7 @@ class Supervisor:
     def _launch(self, slot: int, bead_id: str) -> tuple[Bead, AgentProcess, Path]:
         bead = modify(self.store, bead_id, lambda b: begin_attempt(b, self._agent_name(b)))
         n = current(bead).n
-        run_dir = self.repo.runs_dir / bead_id / str(n)
+        run_dir = self.repo.run_dir(bead_id, n)
         run_dir.mkdir(parents=True, exist_ok=True)
         gitops.ensure_branch_exists(self.opts.target, self.root)
         tip = self.guard.good_tip(self._busy_worktrees()) or ""  # never branch from an agent's ungated commits
@@ -323,10 +323,10 @@ class Supervisor:
         if remaining is not None:  # an agent may not spend past what is left of the run's budget
             cap = min(remaining, float(env.get("MAYOR_MAX_USD", remaining)))
             env["MAYOR_MAX_USD"] = f"{cap:.4f}"
-        self.events.emit("slung", bead_id, n, slot=slot, worktree=str(path), agent=name, model=ctx.model)
+        self.events.emit(EventType.SLUNG, bead_id, n, slot=slot, worktree=str(path), agent=name, model=ctx.model)
         self.running_dirs[bead_id] = run_dir
         agent = AgentProcess.start(launch.command, path, run_dir, env, {"slot": slot, "model": ctx.model})
-        self.events.emit("agent_started", bead_id, n, pid=agent.pid, slot=slot, switch_s=switch_s)
+        self.events.emit(EventType.AGENT_STARTED, bead_id, n, pid=agent.pid, slot=slot, switch_s=switch_s)
         return bead, agent, path
 
     def _prepare(self, slot: int, bead_id: str, tip: str, run_dir: Path) -> Path:
@@ -356,7 +356,7 @@ class Supervisor:
         (run_dir / "prompt.md").write_text(render(template, fields, self.repo.mayor_dir))
         feedback = run_dir / "feedback.md"
         last = _last_counted(bead, before=n)
-        previous = self.repo.runs_dir / bead.id / str(last.n) / "feedback_out.md" if last else None
+        previous = self.repo.run_dir(bead.id, last.n) / "feedback_out.md" if last else None
         feedback.write_text(previous.read_text() if previous and previous.exists() else "")
         return {
             "MAYOR_BEAD_ID": bead.id,
@@ -374,7 +374,7 @@ class Supervisor:
             "MAYOR_LIMITER_DIR": str(self.state_dir / "limiter"),
         }
 
-    def _stop_reason(self, bead_id: str) -> str | None:
+    def _stop_reason(self, bead_id: str) -> StopReason | None:
         if self.stopping.is_set():
             return "interrupted"
         if self._check_budget():
@@ -390,9 +390,9 @@ class Supervisor:
         moved = evidence.back_on_branch(path, bead.id)  # first: the agent's commits onto its branch
         restored = self.guard.restore(path, self.slot_started.get(slot, 0.0), bead.id)
         if not bead.report_only and evidence.commit_leftovers(path, bead, n):
-            self.events.emit("committed_leftovers", bead.id, n)
+            self.events.emit(EventType.COMMITTED_LEFTOVERS, bead.id, n)
         log_tail = evidence.tail(run_dir / "agent.log")
-        if exit_.reason in ("timeout", "idle"):
+        if exit_.reason == "timeout" or exit_.reason == "idle":
             limit = self.opts.timeout if exit_.reason == "timeout" else self.opts.idle_timeout
             what = "ran past its wall timeout" if exit_.reason == "timeout" else "was idle (no output, no file change)"
             raise Failure(
@@ -456,7 +456,9 @@ class Supervisor:
         results = evidence.run_checks(bead, path, env, run_dir / "checks.log")
         failed = [r for r in results if not r.passed]
         for r in results:
-            self.events.emit("check_passed" if r.passed else "check_failed", bead.id, n, check=r.command, code=r.code)
+            self.events.emit(
+                EventType.CHECK_PASSED if r.passed else EventType.CHECK_FAILED, bead.id, n, check=r.command, code=r.code
+            )
         if failed:
             lines = [
                 f"Acceptance check failed: `{r.command}` ({r.text}) exited {r.code}:\n{r.output[-2000:]}"
@@ -484,11 +486,11 @@ class Supervisor:
 
         bead = modify(self.store, bead_id, change)
         if bead.status == "done":
-            self.events.emit("done", bead_id, n, findings=len(result.findings))
+            self.events.emit(EventType.DONE, bead_id, n, findings=len(result.findings))
         elif bead.status == "queued":
             self._enqueue(bead_id)
         else:
-            self.events.emit("awaiting_approval", bead_id, n)
+            self.events.emit(EventType.AWAITING_APPROVAL, bead_id, n)
 
     def _enqueue(self, bead_id: str) -> None:
         with self.lock:
@@ -496,7 +498,7 @@ class Supervisor:
                 return
             self.in_queue.add(bead_id)
             self.touched.add(bead_id)
-        self.events.emit("queued", bead_id, None)
+        self.events.emit(EventType.QUEUED, bead_id, None)
         self.merge_q.put(bead_id)
 
     def _failed(self, bead_id: str, n: int, failure: Failure, run_dir: Path) -> None:
@@ -505,9 +507,9 @@ class Supervisor:
             self.store, bead_id, lambda b: end_attempt(b, failure.outcome, failure.error, self.opts.max_attempts)
         )
         if bead.status == "failed":
-            self.events.emit("failed", bead_id, n, outcome=failure.outcome, error=failure.error)
+            self.events.emit(EventType.FAILED, bead_id, n, outcome=failure.outcome, error=failure.error)
         else:
-            self.events.emit("retried", bead_id, n, outcome=failure.outcome, error=failure.error)
+            self.events.emit(EventType.RETRIED, bead_id, n, outcome=failure.outcome, error=failure.error)
 
     def _interrupted(self, bead_id: str) -> None:
         why = f"stopped by the budget: {self.budget_stop}" if self.budget_stop else "the supervisor was stopped"
@@ -528,7 +530,7 @@ class Supervisor:
                 )
             self.budget.add(usage)
             self.events.emit(
-                "usage",
+                EventType.USAGE,
                 bead.id,
                 current(bead).n if bead.attempts else None,
                 tokens=usage.total_tokens,
@@ -551,7 +553,7 @@ class Supervisor:
             if reason is None:
                 return False
             self.budget_stop = reason
-            self.events.emit("budget_stopped", None, None, reason=reason, running=sorted(self.running_dirs))
+            self.events.emit(EventType.BUDGET_STOPPED, None, None, reason=reason, running=sorted(self.running_dirs))
             say(
                 f"mayor: {reason}: no new bead is slung; the {len(self.running_dirs)} running agent(s) are stopped "
                 "and their beads stay open for the next run"
@@ -580,13 +582,13 @@ class Supervisor:
                 self.in_queue.discard(bead_id)
             return
         n = current(bead).n if bead.attempts else None
-        run_dir = self.repo.runs_dir / bead_id / str(n or 0)
+        run_dir = self.repo.run_dir(bead_id, n or 0)
         try:
             landing = self.queue.land(bead, run_dir)
         except BranchGone as gone:
             reason = str(gone)
             modify(self.store, bead_id, lambda b: end_attempt(b, "failed", reason, max_attempts=0))
-            self.events.emit("failed", bead_id, n, error=reason)
+            self.events.emit(EventType.FAILED, bead_id, n, error=reason)
             with self.lock:
                 self.in_queue.discard(bead_id)
             return
@@ -599,7 +601,7 @@ class Supervisor:
 
     def _blocked_landing(self, bead_id: str, n: int | None, detail: str) -> None:
         """Retry a landing the user's checkout blocks a few times; then leave it queued for the next run."""
-        self.events.emit("landing_blocked", bead_id, n, detail=detail)
+        self.events.emit(EventType.LANDING_BLOCKED, bead_id, n, detail=detail)
         tries = self.blocked_tries[bead_id] = self.blocked_tries.get(bead_id, 0) + 1
         if self.stopping.is_set() or tries > BLOCKED_RETRIES:
             self.unlanded[bead_id] = detail
@@ -611,16 +613,16 @@ class Supervisor:
 
     def _record_landing(self, bead: Bead, n: int | None, landing: Landing, run_dir: Path) -> None:
         if self.opts.gate and landing.outcome != "conflict":
-            kind = "gate_passed" if landing.outcome == "merged" else "gate_failed"
+            kind = EventType.GATE_PASSED if landing.outcome == "merged" else EventType.GATE_FAILED
             self.events.emit(kind, bead.id, n, flaky=landing.flaky)
             if landing.flaky:
-                self.events.emit("gate_flaky", bead.id, n)
+                self.events.emit(EventType.GATE_FLAKY, bead.id, n)
         if landing.outcome == "merged":
             assert landing.commit is not None
             self._merged(bead, n, landing.commit)
             return
         if landing.outcome == "conflict":
-            self.events.emit("conflict", bead.id, n, files=landing.files)
+            self.events.emit(EventType.CONFLICT, bead.id, n, files=landing.files)
             feedback = (
                 f"Your branch conflicts with {self.opts.target} in: {', '.join(landing.files)}.\n"
                 f"The target was merged into your branch; resolve the conflict markers, keep both "
@@ -646,7 +648,7 @@ class Supervisor:
             b.result.commit, b.result.files = commit, files
 
         modify(self.store, bead.id, change)
-        self.events.emit("merged", bead.id, n, commit=commit, files=files)
+        self.events.emit(EventType.MERGED, bead.id, n, commit=commit, files=files)
 
     # -- recovery and shutdown -------------------------------------------------------------
     def _recover(self) -> None:
@@ -656,7 +658,7 @@ class Supervisor:
             bead = self.store.get(bead_id)
             if bead.status == "queued":
                 self._merged(bead, current(bead).n, commit)
-                self.events.emit("recovered", bead_id, None, what="completed a landing")
+                self.events.emit(EventType.RECOVERED, bead_id, None, what="completed a landing")
         beads = self.store.load()
         for bead in sorted(beads.values(), key=lambda b: b.updated_at):
             if bead.status == "running":
@@ -665,16 +667,16 @@ class Supervisor:
                 self._enqueue(bead.id)
 
     def _recover_running(self, bead: Bead) -> None:
-        run_dir = self.repo.runs_dir / bead.id / str(current(bead).n)
+        run_dir = self.repo.run_dir(bead.id, current(bead).n)
         agent = AgentProcess.adopt(run_dir)
         slot = agent.extra.get("slot") if agent else None
         if agent is None or not isinstance(slot, int) or slot in self.busy or not self._matches(bead):
             if agent is not None and not agent.gone:
                 agent.kill("interrupted")  # not ours to finish in this run: never let it write into a reused slot
             self._interrupted(bead.id)
-            self.events.emit("recovered", bead.id, current(bead).n, what="restarting an attempt cut short")
+            self.events.emit(EventType.RECOVERED, bead.id, current(bead).n, what="restarting an attempt cut short")
             return
-        self.events.emit("recovered", bead.id, current(bead).n, what="found its agent again", pid=agent.pid)
+        self.events.emit(EventType.RECOVERED, bead.id, current(bead).n, what="found its agent again", pid=agent.pid)
         self._start_slot(slot, bead.id, adopt=agent)
 
     def _shutdown(self, merger: threading.Thread) -> None:

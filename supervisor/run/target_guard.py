@@ -15,7 +15,7 @@ from collections.abc import Set
 from pathlib import Path
 
 from supervisor import gitops
-from supervisor.events import EventLog
+from supervisor.events import EventLog, EventType
 from supervisor.proc import git, run
 
 _MAKING = (
@@ -81,7 +81,7 @@ class TargetGuard:
             self.ref, back, tip, self.root, "mayor: undo an agent's direct commit"
         ):
             return None
-        self.events.emit("target_restored", bead_id, None, was=tip, now=back)
+        self.events.emit(EventType.TARGET_RESTORED, bead_id, None, was=tip, now=back)
         return (
             f"the agent committed onto {self.target} directly; {self.target} was put back to {back[:10]} "
             "and the work is kept on its branch"

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
 from typing import Any, TextIO
 
-from supervisor.events import EventLog
+from supervisor.events import Event, EventLog
 from supervisor.repo import Repo
 
 REDRAW_S = 1.0
 
 
-def plain_line(event: dict[str, Any]) -> str:
+def plain_line(event: Event) -> str:
     """One log line: ``HH:MM:SS  type  bead#attempt  key=value ...``."""
     clock = event.get("ts", "")[11:19]
     who = (
@@ -36,7 +36,7 @@ def plain_line(event: dict[str, Any]) -> str:
 class Watcher:
     """Tails the event log in a thread and hands new events (maybe none) to ``show``."""
 
-    def __init__(self, log: EventLog, show: Callable[[list[dict[str, Any]]], None], interval: float = 0.25) -> None:
+    def __init__(self, log: EventLog, show: Callable[[list[Event]], None], interval: float = 0.25) -> None:
         self.log = log
         self.show = show
         self.interval = interval
@@ -67,7 +67,7 @@ class PlainView:
     def __init__(self, out: TextIO = sys.stdout) -> None:
         self.out = out
 
-    def __call__(self, events: list[dict[str, Any]]) -> None:
+    def __call__(self, events: list[Event]) -> None:
         for event in events:
             self.out.write(plain_line(event) + "\n")
         if events:
@@ -87,17 +87,20 @@ class LiveView:
         self.drawn = 0.0
         self.live = Live(self.render(self.tracker.snapshot()), console=console, auto_refresh=False)
 
-    def __call__(self, events: list[dict[str, Any]]) -> None:
+    def __call__(self, events: list[Event]) -> None:
         if events or time.monotonic() - self.drawn >= REDRAW_S:
-            self.live.update(self.render(self.tracker.snapshot()), refresh=True)
-            self.drawn = time.monotonic()
+            self.redraw()
+
+    def redraw(self) -> None:
+        self.live.update(self.render(self.tracker.snapshot()), refresh=True)
+        self.drawn = time.monotonic()
 
     def __enter__(self) -> LiveView:
         self.live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self(events=[{}])  # the final state
+        self.redraw()  # the final state
         self.live.__exit__(None, None, None)
 
 
@@ -105,6 +108,6 @@ def watch(repo: Repo, terminal: bool | None = None) -> AbstractContextManager[An
     """Show a run: the live table on a terminal, plain lines otherwise."""
     stack = ExitStack()
     tty = sys.stdout.isatty() if terminal is None else terminal
-    view: Callable[[list[dict[str, Any]]], None] = stack.enter_context(LiveView(repo)) if tty else PlainView()
+    view: Callable[[list[Event]], None] = stack.enter_context(LiveView(repo)) if tty else PlainView()
     stack.enter_context(Watcher(EventLog(repo.events_path), view))
     return stack

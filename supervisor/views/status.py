@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from beads.errors import MayorError, ValidationError
 from beads.models import ACTIVE, Bead
-from supervisor.events import EventLog
+from supervisor.events import Event, EventLog
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -141,7 +141,7 @@ class Tracker:
         for event in events:
             self._apply(event)
 
-    def _apply(self, event: dict[str, Any]) -> None:
+    def _apply(self, event: Event) -> None:
         kind, when, seq = event.get("type"), _stamp(event), int(event.get("seq") or 0)
         if kind == "sling_started":
             self.run_started = when
@@ -219,7 +219,7 @@ class Tracker:
     def _live_usage(self, bead_id: str, n: int) -> Any:
         from supervisor.run.budget import live_usage
 
-        return live_usage(self.repo.runs_dir / bead_id / str(n))
+        return live_usage(self.repo.run_dir(bead_id, n))
 
 
 def _ended(bead: Bead, trail: _Trail) -> datetime | None:
@@ -238,7 +238,7 @@ def snapshot(repo: Repo, now: datetime | None = None) -> Snapshot:
     return Tracker(repo).snapshot(now)
 
 
-def _stamp(event: dict[str, Any]) -> datetime | None:
+def _stamp(event: Event) -> datetime | None:
     try:
         return datetime.fromisoformat(str(event["ts"]))
     except (KeyError, ValueError):
