@@ -91,153 +91,163 @@ if __name__ == "__main__":
 """
 
 
+def _bead(
+    key: str,
+    title: str,
+    priority: int,
+    minutes: int,
+    label: str,
+    accept: tuple[str, str],
+    files: dict[str, str],
+    *,
+    module: str | None = None,
+    deps: tuple[str, ...] = (),
+    first_try: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """One demo bead in the mayor import format; ``source.demo`` is the offline model's plan for it."""
+    plan: dict[str, Any] = {"files": files}
+    if module:
+        plan["check"] = _check(module)
+    if first_try:
+        plan["first_try"] = first_try
+    bead: dict[str, Any] = {
+        "key": key,
+        "title": title,
+        "priority": priority,
+        "estimate_minutes": minutes,
+        "labels": [label],
+        "acceptance": [{"text": accept[0], "check": accept[1]}],
+        "source": {"demo": plan},
+    }
+    if deps:
+        bead["deps"] = list(deps)
+    return bead
+
+
+_CLI_TEST = (
+    "import subprocess\nimport sys\nimport unittest\n\n\nclass Cli(unittest.TestCase):\n    def test_slug(self):\n"
+    "        out = subprocess.run([sys.executable, '-m', 'textkit', 'slug', 'Hi There'], capture_output=True, text=True)\n"
+    "        self.assertEqual(out.stdout.strip(), 'hi-there')\n"
+)
+_README_USE = (
+    "\n## Use\n\n```\npython -m textkit slug 'Hello, World!'   # hello-world\n"
+    "python -m textkit truncate 'a long sentence'\n```\n\n"
+    "Functions: `slugify`, `truncate`, `title_case`, `top_words`, `count_words`.\n"
+)
+_VERSION_CHECK = f"{PY} -c 'import textkit; assert textkit.__version__ == \"0.1.0\"'"
+
+
+_SLUG_TEST = "    def test_slug(self):\n        self.assertEqual(slugify('Hello, World!'), 'hello-world')\n"
+_CUT_TEST = (
+    "    def test_cut(self):\n        self.assertEqual(truncate('abcdef', 4), 'abc\\u2026')\n"
+    "        self.assertEqual(truncate('ab', 4), 'ab')\n"
+)
+_TITLE_TEST = "    def test_words(self):\n        self.assertEqual(title_case('hello big world'), 'Hello Big World')\n"
+_TOP_TEST = "    def test_rank(self):\n        self.assertEqual(top_words('b a b c b a', 2), ['b', 'a'])\n"
+
+
 def beads() -> list[dict[str, Any]]:
     """The demo's beads in the mayor import format (``key`` names them for ``deps``)."""
+    return _helper_beads() + _app_beads()
+
+
+def _helper_beads() -> list[dict[str, Any]]:
     return [
-        {
-            "key": "slug",
-            "title": "Add slugify()",
-            "priority": 1,
-            "estimate_minutes": 20,
-            "labels": ["text"],
-            "acceptance": [{"text": "slugify turns titles into URL slugs", "check": _check("slug")}],
-            "source": {
-                "demo": {
-                    "check": _check("slug"),
-                    "files": {
-                        "textkit/slug.py": SLUG,
-                        "tests/test_slug.py": _test(
-                            "slug",
-                            "slugify",
-                            "    def test_slug(self):\n        self.assertEqual(slugify('Hello, World!'), 'hello-world')\n",
-                        ),
-                        "CHANGELOG.md": CHANGELOG + "- slugify(): URL slugs from titles\n",
-                    },
-                }
+        _bead(
+            "slug",
+            "Add slugify()",
+            1,
+            20,
+            "text",
+            ("slugify turns titles into URL slugs", _check("slug")),
+            {
+                "textkit/slug.py": SLUG,
+                "tests/test_slug.py": _test("slug", "slugify", _SLUG_TEST),
+                "CHANGELOG.md": CHANGELOG + "- slugify(): URL slugs from titles\n",
             },
-        },
-        {
-            "key": "truncate",
-            "title": "Add truncate()",
-            "priority": 1,
-            "estimate_minutes": 20,
-            "labels": ["text"],
-            "acceptance": [{"text": "truncate cuts long text with an ellipsis", "check": _check("truncate")}],
-            "source": {
-                "demo": {
-                    "check": _check("truncate"),
-                    "files": {
-                        "textkit/truncate.py": TRUNCATE,
-                        "tests/test_truncate.py": _test(
-                            "truncate",
-                            "truncate",
-                            "    def test_cut(self):\n        self.assertEqual(truncate('abcdef', 4), 'abc\\u2026')\n        self.assertEqual(truncate('ab', 4), 'ab')\n",
-                        ),
-                        "CHANGELOG.md": CHANGELOG + "- truncate(): shorten text with an ellipsis\n",
-                    },
-                }
+            module="slug",
+        ),
+        _bead(
+            "truncate",
+            "Add truncate()",
+            1,
+            20,
+            "text",
+            ("truncate cuts long text with an ellipsis", _check("truncate")),
+            {
+                "textkit/truncate.py": TRUNCATE,
+                "tests/test_truncate.py": _test("truncate", "truncate", _CUT_TEST),
+                "CHANGELOG.md": CHANGELOG + "- truncate(): shorten text with an ellipsis\n",
             },
-        },
-        {
-            "key": "title",
-            "title": "Add title_case()",
-            "priority": 2,
-            "estimate_minutes": 15,
-            "labels": ["text"],
-            "acceptance": [{"text": "title_case capitalises every word", "check": _check("title")}],
-            "source": {
-                "demo": {
-                    "check": _check("title"),
-                    "files": {
-                        "textkit/title.py": TITLE,
-                        "tests/test_title.py": _test(
-                            "title",
-                            "title_case",
-                            "    def test_words(self):\n        self.assertEqual(title_case('hello big world'), 'Hello Big World')\n",
-                        ),
-                    },
-                    "first_try": {"textkit/title.py": TITLE_BUGGY},
-                }
+            module="truncate",
+        ),
+        _bead(
+            "title",
+            "Add title_case()",
+            2,
+            15,
+            "text",
+            ("title_case capitalises every word", _check("title")),
+            {
+                "textkit/title.py": TITLE,
+                "tests/test_title.py": _test("title", "title_case", _TITLE_TEST),
             },
-        },
-        {
-            "key": "top",
-            "title": "Add top_words()",
-            "priority": 2,
-            "estimate_minutes": 25,
-            "labels": ["words"],
-            "acceptance": [{"text": "top_words ranks words by frequency", "check": _check("top")}],
-            "source": {
-                "demo": {
-                    "check": _check("top"),
-                    "files": {
-                        "textkit/words.py": WORDS_TOP,
-                        "tests/test_top.py": _test(
-                            "words",
-                            "top_words",
-                            "    def test_rank(self):\n        self.assertEqual(top_words('b a b c b a', 2), ['b', 'a'])\n",
-                        ),
-                    },
-                }
+            module="title",
+            first_try={"textkit/title.py": TITLE_BUGGY},
+        ),
+        _bead(
+            "top",
+            "Add top_words()",
+            2,
+            25,
+            "words",
+            ("top_words ranks words by frequency", _check("top")),
+            {
+                "textkit/words.py": WORDS_TOP,
+                "tests/test_top.py": _test("words", "top_words", _TOP_TEST),
             },
-        },
-        {
-            "key": "version",
-            "title": "Expose textkit.__version__",
-            "priority": 3,
-            "estimate_minutes": 5,
-            "labels": ["packaging"],
-            "acceptance": [
-                {
-                    "text": "textkit.__version__ is 0.1.0",
-                    "check": f"{PY} -c 'import textkit; assert textkit.__version__ == \"0.1.0\"'",
-                }
-            ],
-            "source": {
-                "demo": {
-                    "files": {"textkit/__init__.py": '"""textkit: small text helpers."""\n\n__version__ = "0.1.0"\n'}
-                }
+            module="top",
+        ),
+    ]
+
+
+def _app_beads() -> list[dict[str, Any]]:
+    return [
+        _bead(
+            "version",
+            "Expose textkit.__version__",
+            3,
+            5,
+            "packaging",
+            ("textkit.__version__ is 0.1.0", _VERSION_CHECK),
+            {
+                "textkit/__init__.py": '"""textkit: small text helpers."""\n\n__version__ = "0.1.0"\n',
             },
-        },
-        {
-            "key": "cli",
-            "title": "Add a command line: python -m textkit",
-            "priority": 2,
-            "estimate_minutes": 20,
-            "deps": ["slug", "truncate"],
-            "labels": ["cli"],
-            "acceptance": [{"text": "python -m textkit slug prints a slug", "check": _check("cli")}],
-            "source": {
-                "demo": {
-                    "check": _check("cli"),
-                    "files": {
-                        "textkit/__main__.py": MAIN,
-                        "tests/test_cli.py": "import subprocess\nimport sys\nimport unittest\n\n\nclass Cli(unittest.TestCase):\n    def test_slug(self):\n        out = subprocess.run([sys.executable, '-m', 'textkit', 'slug', 'Hi There'], capture_output=True, text=True)\n        self.assertEqual(out.stdout.strip(), 'hi-there')\n",
-                    },
-                }
+        ),
+        _bead(
+            "cli",
+            "Add a command line: python -m textkit",
+            2,
+            20,
+            "cli",
+            ("python -m textkit slug prints a slug", _check("cli")),
+            {
+                "textkit/__main__.py": MAIN,
+                "tests/test_cli.py": _CLI_TEST,
             },
-        },
-        {
-            "key": "docs",
-            "title": "Document the helpers in the README",
-            "priority": 3,
-            "estimate_minutes": 10,
-            "deps": ["cli", "title", "top"],
-            "labels": ["docs"],
-            "acceptance": [
-                {"text": "the README shows the command line", "check": "grep -q 'python -m textkit' README.md"}
-            ],
-            "source": {
-                "demo": {
-                    "files": {
-                        "README.md": FILES["README.md"]
-                        + (
-                            "\n## Use\n\n```\npython -m textkit slug 'Hello, World!'   # hello-world\n"
-                            "python -m textkit truncate 'a long sentence'\n```\n\n"
-                            "Functions: `slugify`, `truncate`, `title_case`, `top_words`, `count_words`.\n"
-                        )
-                    }
-                }
+            module="cli",
+            deps=("slug", "truncate"),
+        ),
+        _bead(
+            "docs",
+            "Document the helpers in the README",
+            3,
+            10,
+            "docs",
+            ("the README shows the command line", "grep -q 'python -m textkit' README.md"),
+            {
+                "README.md": FILES["README.md"] + _README_USE,
             },
-        },
+            deps=("cli", "title", "top"),
+        ),
     ]

@@ -9,7 +9,6 @@ It shows the live view, then the summary, and prints the repository's path on it
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -79,14 +78,12 @@ def run(*, folder: str | None = None) -> int:
 
 
 def _sling(path: Path) -> int:
-    from supervisor.commands import sling
+    from supervisor.repo import Repo
+    from supervisor.run import sling
+    from supervisor.run.context import Options
 
-    here = Path.cwd()
-    os.chdir(path)
-    try:
-        return sling.run(jobs=3)
-    finally:
-        os.chdir(here)
+    repo = Repo(path)
+    return sling(repo, Options.of(repo.config, jobs=3))
 
 
 def _summary(path: Path) -> None:

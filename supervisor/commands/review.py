@@ -92,9 +92,11 @@ def _prepare_beads(repo: Repo, categories: list[str], base: str | None, head: st
 
 
 def _run_beads(repo: Repo, ids: list[str], agent: str | None, jobs: int) -> int:
-    from supervisor.commands import sling
+    from supervisor.run import sling
+    from supervisor.run.context import Options
 
-    return sling.run(jobs=jobs, target=REVIEW_BRANCH, gate="", agent=agent, only=ids, max_attempts=2)
+    options = Options.of(repo.config, jobs=jobs, target=REVIEW_BRANCH, gate="", agent=agent, only=ids, max_attempts=2)
+    return sling(repo, options)
 
 
 def _verdict(beads: list[Bead], findings: list, fail_on: str, sling_code: int) -> int:

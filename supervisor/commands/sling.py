@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from supervisor.config import parse_duration
 from supervisor.repo import open_repo
 
 
@@ -26,30 +25,25 @@ def run(
     budget_tokens: int | None = None,
     quiet: bool = False,
 ) -> int:
-    from supervisor.run.scheduler import Options, Supervisor
+    from supervisor.run import sling
+    from supervisor.run.context import Options
 
     repo = open_repo()
-    config = repo.config
-    options = Options(
-        slots=jobs or config.slots,
-        target=target or config.target,
-        gate=gate if gate is not None else config.gate,
+    options = Options.of(
+        repo.config,
+        jobs=jobs,
+        target=target,
+        gate=gate,
         agent=agent,
         only=list(only),
         label=label,
-        max_attempts=max_attempts or config.max_attempts,
-        timeout=parse_duration(timeout or config.timeout),
-        idle_timeout=parse_duration(idle_timeout or config.idle_timeout),
+        max_attempts=max_attempts,
+        timeout=timeout,
+        idle_timeout=idle_timeout,
         dry_run=dry_run,
-        merge=config.merge,
         model=model,
         max_steps=max_steps,
-        budget_usd=budget_usd if budget_usd is not None else config.budget.usd,
-        budget_tokens=budget_tokens if budget_tokens is not None else config.budget.tokens,
+        budget_usd=budget_usd,
+        budget_tokens=budget_tokens,
     )
-    if dry_run or quiet:
-        return Supervisor(repo, options).run()
-    from supervisor.views.live import watch
-
-    with watch(repo):
-        return Supervisor(repo, options).run()
+    return sling(repo, options, quiet=quiet)

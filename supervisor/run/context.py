@@ -1,0 +1,148 @@
+"""What every part of a run shares: its options, the repository's parts and the one ``RunState``.
+
+``Options`` is what ``mayor sling`` was asked (flags over ``.mayor/config.toml``); ``RunContext``
+holds the parts built once per run and handed to the scheduler, the attempt runner, the lander
+and recovery. Nothing here changes after the run starts, except through ``state``.
+"""
+
+from __future__ import annotations
+
+import queue
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from beads.models import Bead, BeadSummary
+from beads.store import Store
+from supervisor.agents import Adapter, adapter_for, check_runnable, resolve_agent
+from supervisor.config import AgentConfig, Config, parse_duration
+from supervisor.events import EventLog
+from supervisor.repo import Repo
+from supervisor.run.budget import Budget
+from supervisor.run.merge_queue import MergeQueue
+from supervisor.run.state import RunState
+from supervisor.run.target_guard import TargetGuard
+from supervisor.run.worktrees import Pool
+
+
+@dataclass
+class Options:
+    slots: int
+    target: str
+    gate: str | None
+    agent: str | None
+    only: list[str] = field(default_factory=list)
+    label: str | None = None
+    max_attempts: int = 3
+    timeout: float = 1800.0
+    idle_timeout: float = 600.0
+    dry_run: bool = False
+    merge: str = "merge"
+    model: str | None = None
+    max_steps: int | None = None
+    budget_usd: float | None = None
+    budget_tokens: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        config: Config,
+        *,
+        jobs: int | None = None,
+        target: str | None = None,
+        gate: str | None = None,
+        max_attempts: int | None = None,
+        timeout: str | None = None,
+        idle_timeout: str | None = None,
+        budget_usd: float | None = None,
+        budget_tokens: int | None = None,
+        agent: str | None = None,
+        only: list[str] | None = None,
+        label: str | None = None,
+        dry_run: bool = False,
+        model: str | None = None,
+        max_steps: int | None = None,
+    ) -> Options:
+        """Options from flags (None: not given) over the repository's config."""
+        return cls(
+            slots=jobs or config.slots,
+            target=target or config.target,
+            gate=gate if gate is not None else config.gate,
+            max_attempts=max_attempts or config.max_attempts,
+            timeout=parse_duration(timeout or config.timeout),
+            idle_timeout=parse_duration(idle_timeout or config.idle_timeout),
+            merge=config.merge,
+            budget_usd=budget_usd if budget_usd is not None else config.budget.usd,
+            budget_tokens=budget_tokens if budget_tokens is not None else config.budget.tokens,
+            agent=agent,
+            only=list(only or []),
+            label=label,
+            dry_run=dry_run,
+            model=model,
+            max_steps=max_steps,
+        )
+
+    def matches(self, bead: Bead | BeadSummary) -> bool:
+        """The bead is one this run was asked to take (``--only``, ``--label``)."""
+        if self.only and bead.id not in self.only:
+            return False
+        return self.label is None or self.label in bead.labels
+
+
+@dataclass
+class RunContext:
+    repo: Repo
+    opts: Options
+    state: RunState = field(default_factory=RunState)
+    merge_q: queue.Queue[str | None] = field(default_factory=queue.Queue)
+    """Bead ids for the merge thread; None ends it."""
+
+    @property
+    def store(self) -> Store:
+        return self.repo.store
+
+    @cached_property
+    def events(self) -> EventLog:
+        return EventLog(self.repo.events_path)
+
+    @cached_property
+    def pool(self) -> Pool:
+        return Pool(self.repo.root, self.repo.config.setup, self.repo.config.copy_files)
+
+    @cached_property
+    def budget(self) -> Budget:
+        return Budget(self.opts.budget_usd, self.opts.budget_tokens)
+
+    @cached_property
+    def queue(self) -> MergeQueue:
+        return MergeQueue(
+            self.repo.root,
+            self.opts.target,
+            self.opts.gate,
+            self.repo.mayor_dir / "state",
+            strategy=self.opts.merge,
+            guard=self.guard_target,
+        )
+
+    @cached_property
+    def guard(self) -> TargetGuard:
+        return TargetGuard(self.repo.root, self.opts.target, self.queue.landed, self.events)
+
+    def guard_target(self) -> None:
+        """Undo what running agents put on the target (before the queue builds on it, before a launch)."""
+        self.good_tip()
+
+    def good_tip(self) -> str | None:
+        busy = [(self.pool.path(b.slot), b.started, b.bead_id) for b in self.state.busy_slots()]
+        return self.guard.good_tip([w for w in busy if (w[0] / ".git").exists()])
+
+    # -- agents ------------------------------------------------------------------------------
+    def agent_name(self, bead: Bead) -> str:
+        return self.opts.agent or bead.agent or self.repo.config.agent
+
+    def agent(self, bead: Bead) -> tuple[str, AgentConfig, Adapter]:
+        """The agent's name, config and adapter; checked at start so a missing one stops nothing midway."""
+        name = self.agent_name(bead)
+        config = resolve_agent(self.repo.config, name)
+        adapter = adapter_for(config.kind)
+        check_runnable(name, config)
+        return name, config, adapter
