@@ -55,6 +55,9 @@ class Config(_Section):
     """A command run once in a fresh worktree (install dependencies)."""
     copy_files: list[str] = Field(default_factory=list, alias="copy")
     """Gitignored files copied into each worktree (``.env``)."""
+    worktrees: str | None = None
+    """The folder under which this repository's worktree pool lives (default
+    ``$XDG_DATA_HOME/mayor/worktrees``); never inside the repository or its ``.git``."""
     agent: str = "builtin"
     """The default agent's name."""
     max_attempts: int = Field(default=3, ge=1)

@@ -186,6 +186,13 @@ def wait_for(predicate: Any, what: str, limit_s: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+def pool(root: Path) -> Path:
+    """The repository's worktree pool (slots and the gate's ``merge``), outside the repository."""
+    from supervisor.run.worktrees import pool_dir
+
+    return pool_dir(root)
+
+
 def porcelain(root: Path) -> list[str]:
     out = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, check=True, capture_output=True, text=True

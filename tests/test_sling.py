@@ -28,6 +28,7 @@ from tests.sling_helpers import (
     landing_commits,
     mayor,
     of,
+    pool,
     porcelain,
     process_gone,
     script,
@@ -842,7 +843,7 @@ def test_dry_run_starts_nothing(repo: Path, tmp_path: Path, out: Path) -> None:
     assert sorted(line.split("\t")[1] for line in lines) == ["d1", "d2", "d3"]
     assert not (out / "ran").exists()
     assert of(events(repo), "slung") == [] and branches(repo) == set()
-    assert not (repo / ".git" / "mayor").exists()
+    assert not (repo / ".git" / "mayor").exists() and not pool(repo).exists()
     assert statuses(repo, ["d1", "d2", "d3", "d4"]) == dict.fromkeys(["d1", "d2", "d3", "d4"], "open")
 
 
@@ -914,8 +915,8 @@ def test_gc_removes_the_pool_and_landed_branches(repo: Path, tmp_path: Path) -> 
     add_bead(repo, "g2", "Lands too")
     add_bead(repo, "g3", "Fails", agent="broken")
     assert sling(repo, "-j", "2", "--max-attempts", "1").returncode == 1
-    pool = repo / ".git" / "mayor" / "worktrees"
-    slots = sorted(p.name for p in pool.iterdir())
+    slots = sorted(p.name for p in pool(repo).iterdir())
+    assert set(slots) == {"slot-0", "slot-1"}  # no gate: no merge worktree
     assert slots and branches(repo) == {"mayor/g1", "mayor/g2", "mayor/g3"}
 
     kept = mayor(repo, "gc", "--keep-pool")
@@ -923,7 +924,7 @@ def test_gc_removes_the_pool_and_landed_branches(repo: Path, tmp_path: Path) -> 
     assert kept.returncode == 0, kept.stderr
     assert "removed 2 branch(es); freed 0 B" in kept.stderr
     assert branches(repo) == {"mayor/g3"}  # a failed bead keeps its work
-    assert sorted(p.name for p in pool.iterdir()) == slots
+    assert sorted(p.name for p in pool(repo).iterdir()) == slots
 
     freed = mayor(repo, "gc")
 
@@ -931,8 +932,7 @@ def test_gc_removes_the_pool_and_landed_branches(repo: Path, tmp_path: Path) -> 
     assert "removed 0 branch(es) and the worktree pool" in freed.stderr
     amount = freed.stderr.rsplit("freed ", 1)[1].split()
     assert float(amount[0]) > 0 and amount[1] in ("B", "KiB", "MiB")
-    assert not pool.exists() or list(pool.iterdir()) == []
-    assert not (repo / ".git" / "mayor" / "merge").exists()
+    assert not pool(repo).exists() or list(pool(repo).iterdir()) == []
     listed = git(repo, "worktree", "list", "--porcelain").splitlines()
     assert [line for line in listed if line.startswith("worktree ")] == [f"worktree {repo}"]
     assert branches(repo) == {"mayor/g3"}

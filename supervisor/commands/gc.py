@@ -8,11 +8,12 @@ import shutil
 from pathlib import Path
 
 from beads.models import ACTIVE
-from supervisor import gitops
+from supervisor import gitops, proc
 from supervisor.output import say
 from supervisor.proc import git
 from supervisor.repo import open_repo
 from supervisor.run.lock import describe, holder
+from supervisor.run.worktrees import legacy_pool, pool_dir
 
 
 def _size(path: Path) -> int:
@@ -41,14 +42,16 @@ def run(*, keep_pool: bool = False) -> int:
         keep_pool = True
     beads = repo.store.load()
     freed = 0
-    base = gitops.common_dir(repo.root) / "mayor"
-    if not keep_pool and base.is_dir():
-        for path in sorted([*base.glob("worktrees/slot-*"), base / "merge"]):
-            if path.is_dir():
-                freed += _size(path)
-                git("worktree", "remove", "--force", str(path), cwd=repo.root)
-                shutil.rmtree(path, ignore_errors=True)
+    if not keep_pool:
+        base = pool_dir(repo.root, repo.config.worktrees)
+        found = sorted(p for p in [*base.glob("slot-*"), base / "merge"] if p.is_dir()) if base.is_dir() else []
+        for path in [*found, *legacy_pool(repo.root)]:
+            freed += _size(path)
+            proc.run(["git", "worktree", "remove", "--force", str(path)], repo.root, check=False)
+            shutil.rmtree(path, ignore_errors=True)
         git("worktree", "prune", cwd=repo.root)
+        with contextlib.suppress(OSError):
+            base.rmdir()
     removed = []
     for line in git("for-each-ref", "--format=%(refname:short)", "refs/heads/mayor/", cwd=repo.root).splitlines():
         bead = beads.get(line.removeprefix("mayor/"))

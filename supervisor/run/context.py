@@ -21,7 +21,7 @@ from supervisor.run.budget import Budget
 from supervisor.run.merge_queue import MergeQueue
 from supervisor.run.state import RunState
 from supervisor.run.target_guard import TargetGuard
-from supervisor.run.worktrees import Pool
+from supervisor.run.worktrees import Pool, pool_dir
 
 
 @dataclass
@@ -106,7 +106,8 @@ class RunContext:
 
     @cached_property
     def pool(self) -> Pool:
-        return Pool(self.repo.root, self.repo.config.setup, self.repo.config.copy_files)
+        config = self.repo.config
+        return Pool(self.repo.root, config.setup, config.copy_files, pool_dir(self.repo.root, config.worktrees))
 
     @cached_property
     def budget(self) -> Budget:
@@ -121,6 +122,7 @@ class RunContext:
             self.repo.mayor_dir / "state",
             strategy=self.opts.merge,
             guard=self.guard_target,
+            path=self.pool.base / "merge",
         )
 
     @cached_property

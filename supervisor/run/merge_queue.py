@@ -22,7 +22,7 @@ from beads.store import atomic_write
 from supervisor import gitops
 from supervisor.errors import MayorError
 from supervisor.proc import git, run, run_group
-from supervisor.run.worktrees import ADMIN_LOCK, branch_name
+from supervisor.run.worktrees import ADMIN_LOCK, branch_name, pool_dir
 
 MAX_ROUNDS = 5
 """Times a candidate is rebuilt when the target moves under the queue before giving up for now."""
@@ -53,6 +53,7 @@ class MergeQueue:
         gate_timeout: float = 1800.0,
         gate_retries: int = 1,
         guard: Callable[[], None] | None = None,
+        path: Path | None = None,
     ) -> None:
         self.root = root
         self.guard = guard
@@ -63,7 +64,8 @@ class MergeQueue:
         self.gate_timeout = gate_timeout
         self.gate_retries = gate_retries
         self.journal = state_dir / "merge.json"
-        self.path = gitops.common_dir(root) / "mayor" / "merge"
+        self.path = path or pool_dir(root) / "merge"
+        """The gate's worktree, beside the slots' (outside the repository and its ``.git``)."""
         self.landed_log = state_dir / "landed"
         self.landed: set[str] = set(self.landed_log.read_text().split()) if self.landed_log.exists() else set()
         """Commits this queue put on the target, in this run or an earlier one (to tell them from

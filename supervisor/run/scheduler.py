@@ -32,6 +32,7 @@ from supervisor.run.lock import supervisor_lock
 from supervisor.run.recovery import recover
 from supervisor.run.spend import check_budget
 from supervisor.run.verdict import verdict
+from supervisor.run.worktrees import adopt_legacy_pool
 
 LOOK_S = 2.0
 """How often an idle scheduler looks whether another process wrote a bead (a stat, nothing more)."""
@@ -55,6 +56,8 @@ class Scheduler:
                 return self._dry_run(beads)
             ctx.events.emit(EventType.SLING_STARTED, slots=ctx.opts.slots, target=ctx.opts.target, pid=os.getpid())
             write_context(ctx.repo.root, ctx.opts.target, ctx.opts.gate, ctx.repo.mayor_dir / "state")
+            for what in adopt_legacy_pool(ctx.repo.root, ctx.pool.base):
+                ctx.events.emit(EventType.RECOVERED, what=what)
             lander = Lander(ctx)
             lander.start()
             try:
@@ -87,6 +90,7 @@ class Scheduler:
                     f"({', '.join(line[3:] for line in changed[:5])}); commit or stash them first, so that landing "
                     "work there cannot touch them"
                 )
+        ctx.pool  # noqa: B018 - a bad `worktrees` key stops the run here, before anything starts
         unknown = [i for i in ctx.opts.only if i not in beads]
         if unknown:
             raise MayorError(f"--only names unknown bead(s) {', '.join(unknown)}; see `mayor list`")

@@ -1,13 +1,22 @@
-"""The worktree pool: one reusable worktree per slot, kept inside the git folder.
+"""The worktree pool: one reusable worktree per slot, outside the repository and its ``.git``.
 
-Worktrees live in ``<git-common-dir>/mayor/worktrees/slot-N``, where tools run at the repository
-root (pytest, ruff, grep, IDEs) never look. A slot's worktree is made once (``setup`` runs then,
-``copy`` files are copied in) and reused: a new bead only switches it to ``mayor/<id>`` and
-cleans it, keeping ignored files such as a virtualenv that ``setup`` made.
+Worktrees live in a per-user data folder, ``$XDG_DATA_HOME/mayor/worktrees/<repo>-<hash>/``
+(``~/.local/share/...`` by default; the ``worktrees`` key of the config names another base):
+``slot-N`` for the slots and ``merge`` for the merge queue's gate. There, tools run at the
+repository root (pytest, ruff, grep, IDEs) never see them, and agent CLIs that protect every path
+inside a ``.git`` folder (Claude Code does) can edit freely. ``<hash>`` comes from the
+repository's git folder, so two clones with the same name never share a pool.
+
+A slot's worktree is made once (``setup`` runs then, ``copy`` files are copied in) and reused: a
+new bead only switches it to ``mayor/<id>`` and cleans it, keeping ignored files such as a
+virtualenv that ``setup`` made. Pools of older versions, under ``<git-common-dir>/mayor/``, are
+moved here by :func:`adopt_legacy_pool` (or removed: every bead's commits are on its branch).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import socket
 import threading
@@ -22,6 +31,56 @@ FIRST_PORT = 20000
 ADMIN_LOCK = threading.Lock()
 """Serializes ``git worktree add`` and ``prune`` in this process: a prune that runs while another
 worktree is being added deletes its half-made admin folder, and that add fails."""
+
+
+def pool_dir(repo_root: Path, configured: str | None = None) -> Path:
+    """This repository's pool folder: ``<base>/<repo name>-<hash of its git folder>``.
+
+    ``configured`` (the config's ``worktrees``) replaces the default base; a base inside the
+    repository or its git folder is refused, for the reasons in the module docstring."""
+    common = common_dir(repo_root).resolve()
+    if configured:
+        base = Path(os.path.expandvars(configured)).expanduser()
+        base = base if base.is_absolute() else (repo_root / base)
+    else:
+        data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        base = Path(data) / "mayor" / "worktrees"
+    base = base.resolve()
+    for inside in (repo_root.resolve(), common):
+        if base == inside or inside in base.parents:
+            raise MayorError(
+                f"worktrees = {str(configured)!r} puts the worktree pool inside {inside}; agents' worktrees must "
+                "lie outside the repository and its .git (tools and agent CLIs treat files there specially): "
+                "choose a folder elsewhere, or remove the key to use the default (~/.local/share/mayor/worktrees)"
+            )
+    digest = hashlib.sha256(str(common).encode()).hexdigest()[:8]
+    return base / f"{repo_root.resolve().name}-{digest}"
+
+
+def legacy_pool(repo_root: Path) -> list[Path]:
+    """Worktrees that older versions kept inside the git folder (``<common>/mayor/...``)."""
+    old = common_dir(repo_root) / "mayor"
+    return sorted(p for p in [*old.glob("worktrees/slot-*"), old / "merge"] if p.is_dir())
+
+
+def adopt_legacy_pool(repo_root: Path, pool: Path) -> list[str]:
+    """Move an older version's worktrees out of the git folder into ``pool`` (``git worktree
+    move``: setup's virtualenvs survive); one that cannot be moved is removed, which loses no
+    commit (a bead's commits are on its branch ``mayor/<id>``). What was done, one line each."""
+    done = []
+    for old in legacy_pool(repo_root):
+        new = pool / old.name
+        pool.mkdir(parents=True, exist_ok=True)
+        with ADMIN_LOCK:
+            moved = not new.exists() and run(["git", "worktree", "move", str(old), str(new)], repo_root, check=False)
+            if moved and moved.returncode == 0:
+                done.append(f"moved {old} to {new}")
+                continue
+            run(["git", "worktree", "remove", "--force", str(old)], repo_root, check=False)
+            shutil.rmtree(old, ignore_errors=True)
+            git("worktree", "prune", cwd=repo_root)
+        done.append(f"removed {old} (its beads' commits are on their branches)")
+    return done
 
 
 def branch_name(bead_id: str) -> str:
@@ -41,9 +100,15 @@ def _ports_free(first: int, count: int) -> bool:
 class Pool:
     """Worktrees by slot number, for one repository."""
 
-    def __init__(self, repo_root: Path, setup: str | None = None, copy_files: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        repo_root: Path,
+        setup: str | None = None,
+        copy_files: list[str] | None = None,
+        base: Path | None = None,
+    ) -> None:
         self.repo_root = repo_root
-        self.base = common_dir(repo_root) / "mayor" / "worktrees"
+        self.base = base or pool_dir(repo_root)
         self.setup = setup
         self.copy_files = copy_files or []
         self._ports: dict[int, int] = {}
