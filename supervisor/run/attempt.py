@@ -22,7 +22,7 @@ from supervisor.run.beadstate import begin_attempt, current, end_attempt, modify
 from supervisor.run.context import RunContext
 from supervisor.run.judge import judge
 from supervisor.run.outcomes import Failure, last_counted
-from supervisor.run.spend import account, check_budget
+from supervisor.run.spend import account, check_budget, stopped_by_run_budget
 
 
 class AttemptRunner:
@@ -56,7 +56,7 @@ class AttemptRunner:
         ctx.pool.unlock(self.slot)  # its process group is gone: a git lock it left would stop everything after
         report = account(ctx, bead, agent)
         try:
-            if exit_.reason in ("interrupted", "budget"):
+            if exit_.reason in ("interrupted", "budget") or stopped_by_run_budget(ctx, agent, report):
                 outcomes.interrupted(ctx, bead.id)
             elif exit_.reason == "cancelled":
                 ctx.events.emit(EventType.CANCELLED, bead.id, n)
@@ -88,13 +88,16 @@ class AttemptRunner:
         model = ctx.opts.model or bead.model or config.model
         launch = adapter.launch(LaunchContext(bead, name, config, run_dir, path, model, ctx.opts.max_steps))
         env.update(launch.env)
+        extra: dict[str, object] = {"slot": self.slot, "model": model}
         remaining = ctx.budget.remaining_usd()
         if remaining is not None:  # an agent may not spend past what is left of the run's budget
-            cap = min(remaining, float(env.get("MAYOR_MAX_USD", remaining)))
-            env["MAYOR_MAX_USD"] = f"{cap:.4f}"
+            own = float(env.get("MAYOR_MAX_USD", remaining))
+            env["MAYOR_MAX_USD"] = f"{min(remaining, own):.6f}"
+            if remaining < own:  # reaching this cap is the run's budget running out, not the bead failing
+                extra["run_budget_cap_usd"] = remaining
         ctx.events.emit(EventType.SLUNG, bead_id, n, slot=self.slot, worktree=str(path), agent=name, model=model)
         ctx.state.agent_running(bead_id, run_dir)
-        agent = AgentProcess.start(launch.command, path, run_dir, env, {"slot": self.slot, "model": model})
+        agent = AgentProcess.start(launch.command, path, run_dir, env, extra)
         ctx.events.emit(EventType.AGENT_STARTED, bead_id, n, pid=agent.pid, slot=self.slot, switch_s=switch_s)
         return bead, agent, path
 
