@@ -49,6 +49,14 @@ class EventType(StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"
     APPROVED = "approved"
     REJECTED = "rejected"
+    TARGET_RED = "target_red"
+    """The gate fails on the target alone: landings hold, no bead is charged."""
+    TARGET_GREEN = "target_green"
+    """The gate passes on the target again (after a red target): landings go on."""
+    GATE_STARTED = "gate_started"
+    SETUP_STARTED = "setup_started"
+    CHECKOUT_TOUCHED = "checkout_touched"
+    """An agent changed the user's checkout during its attempt (named with the bead)."""
 
 
 TYPES = frozenset(EventType)

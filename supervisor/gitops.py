@@ -14,6 +14,10 @@ def rev(ref: str, cwd: Path) -> str | None:
     return out.stdout.strip() or None
 
 
+def tree_of(commit: str, cwd: Path) -> str:
+    return git("rev-parse", f"{commit}^{{tree}}", cwd=cwd)
+
+
 def common_dir(cwd: Path) -> Path:
     return Path(git("rev-parse", "--path-format=absolute", "--git-common-dir", cwd=cwd))
 

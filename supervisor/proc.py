@@ -29,9 +29,10 @@ _GIT_LOCATION_VARS = frozenset(
 )
 
 
-def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment less inherited ``GIT_*`` variables that would point git elsewhere."""
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+def clean_env(extra: Mapping[str, str] | None = None, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (this process's environment by default) less inherited ``GIT_*`` variables that
+    would point git elsewhere, with ``extra`` on top."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if k not in _GIT_LOCATION_VARS}
     env.setdefault("GIT_TERMINAL_PROMPT", "0")
     if extra:
         env.update(extra)
@@ -45,12 +46,14 @@ def run(
     check: bool = True,
     env: Mapping[str, str] | None = None,
     input: str | None = None,
+    base: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``cmd``; with ``check``, a non-zero exit raises :class:`CommandError` with all output."""
+    """Run ``cmd``; with ``check``, a non-zero exit raises :class:`CommandError` with all output.
+    ``base`` replaces this process's environment (``env`` is added on top)."""
     proc = subprocess.run(
         list(cmd),
         cwd=cwd,
-        env=clean_env(env),
+        env=clean_env(env, base),
         input=input,
         capture_output=True,
         text=True,
@@ -66,13 +69,20 @@ def git(*args: str, cwd: Path | None = None, check: bool = True) -> str:
     return run(["git", *args], cwd, check=check).stdout.rstrip("\n")
 
 
-def run_group(command: str, cwd: Path, env: Mapping[str, str], timeout: float, out: IO[bytes]) -> int | None:
+def run_group(
+    command: str,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    out: IO[bytes],
+    base: Mapping[str, str] | None = None,
+) -> int | None:
     """``bash -c command`` in its own process group, output to ``out``; on timeout the whole group
     is killed (a test server the command started included) and None is returned."""
     proc = subprocess.Popen(
         ["bash", "-c", command],
         cwd=cwd,
-        env=clean_env(env),
+        env=clean_env(env, base),
         stdout=out,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

@@ -658,7 +658,7 @@ def test_gate_failure_goes_back_to_the_agent_which_fixes_it(repo: Path, tmp_path
     ]
     assert of(log, "gate_flaky") == []
     feedback = (out / "feedback-2").read_text()
-    assert "gate failed" in feedback and "found a BROKEN file" in feedback
+    assert "broke the gate" in feedback and "found a BROKEN file" in feedback
     commits = first_parents(repo, since=base)
     assert len(commits) == 2 and landing_commits(repo, "fixme") == [commits[1][0]]
     assert git(repo, "show", "main:value.txt") == "fixed"
@@ -968,7 +968,8 @@ def test_setup_runs_once_per_fresh_worktree_copy_files_come_in_and_ports_differ(
     used = [line.split() for line in (out / "slots.log").read_text().splitlines()]
     worktrees = {path for _, _, path in used}
     assert len(used) == 5 and len(worktrees) == 2
-    assert sorted(setups) == sorted(worktrees), "setup must run exactly once in each fresh worktree"
+    gate_worktree = str(pool(repo) / "merge")  # setup is tried there on the bare target before any attempt
+    assert sorted(setups) == sorted([*worktrees, gate_worktree]), "setup must run exactly once in each fresh worktree"
     ports = {slot: {port for s, port, _ in used if s == slot} for slot, _, _ in used}
     assert all(len(p) == 1 for p in ports.values()), ports
     assert len({next(iter(p)) for p in ports.values()}) == len(ports) == 2

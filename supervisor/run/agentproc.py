@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from supervisor.proc import clean_env
+from supervisor.run.workenv import worktree_env
 
 _WRAPPER = 'eval "$MAYOR_AGENT_COMMAND"\nstatus=$?\necho "$status" > "$MAYOR_RUN_DIR/exit_status"\nexit "$status"\n'
 KILL_GRACE_S = 3.0
@@ -97,7 +98,8 @@ class AgentProcess:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "exit_status").unlink(missing_ok=True)
         shell = shutil.which("bash") or "/bin/sh"
-        full_env = clean_env({**env, "MAYOR_AGENT_COMMAND": command, "MAYOR_RUN_DIR": str(run_dir)})
+        mine = {**env, "MAYOR_AGENT_COMMAND": command, "MAYOR_RUN_DIR": str(run_dir)}
+        full_env = clean_env(mine, worktree_env(cwd))
         with open(run_dir / "agent.log", "ab") as log:
             popen = subprocess.Popen(
                 [shell, "-c", _WRAPPER],

@@ -123,6 +123,7 @@ class RunContext:
             strategy=self.opts.merge,
             guard=self.guard_target,
             path=self.pool.base / "merge",
+            make=self.pool.make,
         )
 
     @cached_property

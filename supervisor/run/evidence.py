@@ -9,6 +9,7 @@ from pathlib import Path
 from beads.models import Bead
 from supervisor import gitops
 from supervisor.proc import git, run, run_group
+from supervisor.run.workenv import worktree_env
 from supervisor.run.worktrees import branch_name
 
 CHECK_TIMEOUT_S = 600.0
@@ -87,7 +88,7 @@ def run_checks(bead: Bead, path: Path, env: dict[str, str], log: Path) -> list[C
         if not criterion.check:
             continue
         with tempfile.TemporaryFile() as out:
-            code = run_group(criterion.check, path, env, CHECK_TIMEOUT_S, out)
+            code = run_group(criterion.check, path, env, CHECK_TIMEOUT_S, out, base=worktree_env(path))
             out.seek(0)
             output = out.read().decode(errors="replace")
         if code is None:

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from beads.models import Bead
+from supervisor import gitops
 from supervisor.events import EventType
 from supervisor.output import say
 from supervisor.run import outcomes
@@ -19,6 +20,8 @@ from supervisor.run.context import RunContext
 from supervisor.run.merge_queue import BranchGone, Landing
 from supervisor.run.outcomes import Failure
 
+RED_LOOK_S = 2.0
+"""While the target is red, how often the lander looks whether it moved (a rev-parse)."""
 BLOCKED_RETRY_S = 5.0
 BLOCKED_RETRIES = 6
 """Landings blocked by the user's checkout are retried this often, then left queued for the next run."""
@@ -29,6 +32,8 @@ class Lander:
         self.ctx = ctx
         self.blocked_tries: dict[str, int] = {}
         """Only the merge thread reads and writes this."""
+        self.red: str | None = None
+        """The target tip on which the gate fails alone, while landings hold; merge thread only."""
         self.thread = threading.Thread(target=self._main, name="merge-queue", daemon=True)
 
     def start(self) -> None:
@@ -55,8 +60,8 @@ class Lander:
     def _land(self, bead_id: str) -> None:
         ctx = self.ctx
         bead = ctx.store.get(bead_id)
-        if bead.status != "queued" or ctx.state.stopping.is_set():  # after Ctrl-C it waits, queued, for the next run
-            ctx.state.dequeue(bead_id)
+        if bead.status != "queued" or ctx.state.stopping.is_set() or not self._green():
+            ctx.state.dequeue(bead_id)  # after Ctrl-C it waits, queued, for the next run
             return
         n = current(bead).n if bead.attempts else None
         run_dir = ctx.repo.run_dir(bead_id, n or 0)
@@ -71,8 +76,43 @@ class Lander:
         if landing.outcome == "blocked":
             self._blocked(bead_id, n, landing.detail)
             return
+        if landing.outcome == "target_red":
+            self._hold(landing.detail, landing.commit)
+            ctx.merge_q.put(bead_id)  # not the bead's fault: it lands once the target is green
+            return
         self._record(bead, n, landing, run_dir)
         ctx.state.dequeue(bead_id)
+
+    # -- a red target -------------------------------------------------------------------------
+    def _green(self) -> bool:
+        """While the target is red (found so when a candidate failed the gate and the target alone
+        failed it too), wait until it moves and passes the gate alone; False if the run stops
+        meanwhile. A target not known red is not gated alone here: a failing candidate is."""
+        ctx = self.ctx
+        while self.red is not None:
+            tip = gitops.ensure_branch_exists(ctx.opts.target, ctx.repo.root)
+            if tip == self.red:
+                if ctx.state.stopping.wait(RED_LOOK_S):
+                    return False
+                continue
+            check = ctx.queue.check_target(tip, ctx.repo.mayor_dir / "state" / "target-gate.log")
+            if check.passed:
+                ctx.events.emit(EventType.TARGET_GREEN, tip=tip)
+                say(f"mayor: {ctx.opts.target} passes the gate again at {tip[:12]}; landings go on")
+                self.red = None
+            else:
+                self._hold(f"the gate fails on {ctx.opts.target} alone at {tip[:12]} (log: {check.log})", tip)
+        return True
+
+    def _hold(self, detail: str, tip: str | None = None) -> None:
+        ctx = self.ctx
+        tip = tip or gitops.ensure_branch_exists(ctx.opts.target, ctx.repo.root)
+        self.red = tip
+        ctx.events.emit(EventType.TARGET_RED, tip=tip, detail=detail)
+        say(
+            f"mayor: {ctx.opts.target} is red: {detail}. Landings wait, no bead is charged, agents go on; "
+            f"push a fix to {ctx.opts.target} and the queue goes on by itself"
+        )
 
     def _blocked(self, bead_id: str, n: int | None, detail: str) -> None:
         """Retry a landing the user's checkout blocks a few times; then leave it queued for the next run."""
@@ -112,5 +152,6 @@ class Lander:
         return Failure(
             "gate_failed",
             f"the gate failed on the merge with {target}",
-            f"After merging your branch onto {target}, the gate failed.\n{landing.detail}",
+            f"Your change broke the gate: {target} alone passes it, and the merge of your branch onto "
+            f"{target} fails it.\n{landing.detail}",
         )

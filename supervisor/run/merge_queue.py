@@ -22,6 +22,7 @@ from beads.store import atomic_write
 from supervisor import gitops
 from supervisor.errors import MayorError
 from supervisor.proc import git, run, run_group
+from supervisor.run.workenv import worktree_env
 from supervisor.run.worktrees import ADMIN_LOCK, branch_name, pool_dir
 
 MAX_ROUNDS = 5
@@ -32,9 +33,22 @@ class BranchGone(MayorError):
     """A queued bead whose branch no longer exists: that bead fails, the run goes on."""
 
 
+class GateCannotRun(MayorError):
+    """The gate exits 126 or 127 on the bare target: a missing or unrunnable command, a config error."""
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """The gate run on the target alone."""
+
+    tip: str
+    passed: bool
+    log: Path
+
+
 @dataclass
 class Landing:
-    outcome: Literal["merged", "conflict", "gate_failed", "blocked"]
+    outcome: Literal["merged", "conflict", "gate_failed", "blocked", "target_red"]
     commit: str | None = None
     detail: str = ""
     files: list[str] = field(default_factory=list)
@@ -54,6 +68,7 @@ class MergeQueue:
         gate_retries: int = 1,
         guard: Callable[[], None] | None = None,
         path: Path | None = None,
+        make: Callable[[Path, str], None] | None = None,
     ) -> None:
         self.root = root
         self.guard = guard
@@ -66,8 +81,12 @@ class MergeQueue:
         self.journal = state_dir / "merge.json"
         self.path = path or pool_dir(root) / "merge"
         """The gate's worktree, beside the slots' (outside the repository and its ``.git``)."""
+        self.make = make
+        """Makes the gate's worktree (copy files, ``setup``) as the pool makes a slot's; None: a bare worktree."""
         self.landed_log = state_dir / "landed"
         self.landed: set[str] = set(self.landed_log.read_text().split()) if self.landed_log.exists() else set()
+        self.green_trees: set[str] = set()
+        """Trees the gate passed on in this run: a tip with one of these is known green."""
         """Commits this queue put on the target, in this run or an earlier one (to tell them from
         commits made by others)."""
 
@@ -106,7 +125,7 @@ class MergeQueue:
                 return built
             gate = self._run_gate(built, log_dir)
             if gate is not None and gate.outcome == "gate_failed":
-                return gate
+                return self._blame(tip, gate, log_dir)
             with open(self.landed_log, "a", encoding="utf-8") as log:  # before the move: a kill may follow it
                 log.write(built + "\n")
             atomic_write(self.journal, json.dumps({"bead": bead.id, "tip": tip, "candidate": built}))
@@ -122,6 +141,32 @@ class MergeQueue:
                 self.landed.add(built)
                 return Landing("merged", commit=built, flaky=bool(gate and gate.flaky))
         return Landing("blocked", detail=f"{self.target} kept moving under the queue; will try again")
+
+    def _blame(self, tip: str, failed: Landing, log_dir: Path) -> Landing:
+        """A candidate failed the gate: the bead's fault only if the target alone passes."""
+        check = self.check_target(tip, log_dir / "target-gate.log")
+        if check.passed:
+            return failed
+        detail = f"the gate fails on {self.target} alone at {tip[:12]} (log: {check.log})"
+        return Landing("target_red", commit=tip, detail=detail)
+
+    def check_target(self, tip: str, log: Path) -> TargetCheck:
+        """Run the gate on the target alone, unless its tree is known green. Exit 126/127 (the
+        command cannot run) raises :class:`GateCannotRun`: a config error, not a red target."""
+        if not self.gate or gitops.tree_of(tip, self.root) in self.green_trees:
+            return TargetCheck(tip, True, log)
+        self._checkout(tip)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        code = self._gate_once(log, tip, append=False)
+        if code in (126, 127):
+            tail = log.read_text(errors="replace").strip()[-800:]
+            raise GateCannotRun(
+                f"the gate `{self.gate}` cannot run (exit {code}) on {self.target}: {tail}; "
+                "fix `gate` in .mayor/config.toml (or --gate) and run mayor sling again"
+            )
+        if code == 0:
+            self.green_trees.add(gitops.tree_of(tip, self.root))
+        return TargetCheck(tip, code == 0, log)
 
     def _landing_commit(self, bead_id: str) -> str | None:
         out = git(
@@ -149,14 +194,24 @@ class MergeQueue:
 
     def _checkout(self, commit: str) -> None:
         if not (self.path / ".git").exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with ADMIN_LOCK:
-                git("worktree", "prune", cwd=self.root)
-                git("worktree", "add", "-q", "--detach", str(self.path), commit, cwd=self.root)
+            self.ensure_worktree(commit)
             return
         run(["git", "rebase", "--abort"], self.path, check=False)
         git("checkout", "-q", "-f", "--detach", commit, cwd=self.path)
         git("clean", "-q", "-fd", cwd=self.path)
+
+    def ensure_worktree(self, commit: str) -> Path:
+        """The gate's worktree, made (with ``setup``) if it is not there yet."""
+        if (self.path / ".git").exists():
+            return self.path
+        if self.make is not None:
+            self.make(self.path, commit)
+            return self.path
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with ADMIN_LOCK:
+            git("worktree", "prune", cwd=self.root)
+            git("worktree", "add", "-q", "--detach", str(self.path), commit, cwd=self.root)
+        return self.path
 
     def _run_gate(self, candidate: str, log_dir: Path) -> Landing | None:
         """None when there is no gate; else a Landing that says passed (``merged``) or failed."""
@@ -168,6 +223,7 @@ class MergeQueue:
         for round_ in range(1 + self.gate_retries):
             code = self._gate_once(log, candidate, append=round_ > 0)
             if code == 0:
+                self.green_trees.add(gitops.tree_of(candidate, self.root))
                 return Landing("merged", commit=candidate, flaky=round_ > 0)
         tail = log.read_text(errors="replace")[-4000:]
         return Landing("gate_failed", detail=f"the gate `{self.gate}` failed (exit {code}):\n{tail}")
@@ -175,7 +231,7 @@ class MergeQueue:
     def _gate_once(self, log: Path, candidate: str, append: bool) -> int:
         env = {"MAYOR_CANDIDATE": candidate, "MAYOR_TARGET": self.target}
         with open(log, "ab" if append else "wb") as out:
-            code = run_group(self.gate or "true", self.path, env, self.gate_timeout, out)
+            code = run_group(self.gate or "true", self.path, env, self.gate_timeout, out, base=worktree_env(self.path))
             if code is None:
                 out.write(f"\nmayor: the gate timed out after {self.gate_timeout:.0f}s\n".encode())
                 return 124

@@ -29,6 +29,7 @@ from supervisor.run.attempt import AttemptRunner
 from supervisor.run.context import RunContext
 from supervisor.run.lander import Lander
 from supervisor.run.lock import supervisor_lock
+from supervisor.run.preflight import check_commands
 from supervisor.run.recovery import recover
 from supervisor.run.spend import check_budget
 from supervisor.run.verdict import verdict
@@ -54,10 +55,11 @@ class Scheduler:
             self._preflight(beads)
             if ctx.opts.dry_run:
                 return self._dry_run(beads)
-            ctx.events.emit(EventType.SLING_STARTED, slots=ctx.opts.slots, target=ctx.opts.target, pid=os.getpid())
-            write_context(ctx.repo.root, ctx.opts.target, ctx.opts.gate, ctx.repo.mayor_dir / "state")
             for what in adopt_legacy_pool(ctx.repo.root, ctx.pool.base):
                 ctx.events.emit(EventType.RECOVERED, what=what)
+            check_commands(ctx)
+            ctx.events.emit(EventType.SLING_STARTED, slots=ctx.opts.slots, target=ctx.opts.target, pid=os.getpid())
+            write_context(ctx.repo.root, ctx.opts.target, ctx.opts.gate, ctx.repo.mayor_dir / "state")
             lander = Lander(ctx)
             lander.start()
             try:

@@ -25,6 +25,7 @@ from pathlib import Path
 from supervisor.errors import MayorError
 from supervisor.gitops import common_dir, rev
 from supervisor.proc import git, run
+from supervisor.run.workenv import SETUP_HINT, setup_env
 
 PORTS_PER_SLOT = 10
 FIRST_PORT = 20000
@@ -83,6 +84,15 @@ def adopt_legacy_pool(repo_root: Path, pool: Path) -> list[str]:
     return done
 
 
+class SetupFailed(MayorError):
+    """``setup`` failed in a fresh worktree: a problem of the run's config, not of a bead."""
+
+    def __init__(self, setup: str, code: int, output: str) -> None:
+        hint = f"; {SETUP_HINT}" if "virtualenv" in output else ""
+        super().__init__(f"setup `{setup}` failed in a fresh worktree (exit {code}): {output[-1500:]}{hint}")
+        self.code = code
+
+
 def branch_name(bead_id: str) -> str:
     return f"mayor/{bead_id}"
 
@@ -138,7 +148,7 @@ class Pool:
         """
         path = self.path(slot)
         if not (path / ".git").exists():
-            self._create(path, start_point)
+            self.make(path, start_point)
         else:
             self.reused += 1
             if not known_clean:
@@ -150,7 +160,9 @@ class Pool:
             git("checkout", "-q", "-f", "-B", branch, start_point, cwd=path)
         return path
 
-    def _create(self, path: Path, start_point: str) -> None:
+    def make(self, path: Path, start_point: str) -> None:
+        """A fresh worktree at ``path`` (detached at ``start_point``), ``copy`` files copied in and
+        ``setup`` run: the slots' and the gate's alike."""
         self.created += 1
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
@@ -160,13 +172,12 @@ class Pool:
             git("worktree", "add", "-q", "--detach", str(path), start_point, cwd=self.repo_root)
         self._copy_in(path)
         if self.setup:
-            proc = run(["bash", "-c", self.setup], path, check=False)
+            proc = run(["bash", "-c", self.setup], path, check=False, base=setup_env())
             if proc.returncode != 0:
                 shutil.rmtree(path, ignore_errors=True)
                 with ADMIN_LOCK:
                     git("worktree", "prune", cwd=self.repo_root)
-                tail = (proc.stdout + proc.stderr).strip()[-1500:]
-                raise MayorError(f"setup `{self.setup}` failed in a fresh worktree (exit {proc.returncode}): {tail}")
+                raise SetupFailed(self.setup, proc.returncode, (proc.stdout + proc.stderr).strip())
 
     def _copy_in(self, path: Path) -> None:
         for pattern in self.copy_files:
