@@ -17,11 +17,14 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beads.errors import MayorError
 from supervisor.output import say
 from supervisor.repo import Repo, open_repo
+
+if TYPE_CHECKING:
+    from supervisor.views.report_types import Facts
 
 FORMATS = ("md", "json")
 
@@ -48,7 +51,7 @@ def run(
     return 0
 
 
-def _json(facts: dict[str, Any], narrative: str | None) -> str:
+def _json(facts: Facts, narrative: str | None) -> str:
     data = facts if narrative is None else {**facts, "narrative": narrative}
     return json.dumps(data, indent=2) + "\n"
 
@@ -83,7 +86,7 @@ def step_summary_path() -> Path:
 # -- the narrative ---------------------------------------------------------------------------------
 
 
-def narrative_of(repo: Repo, facts: dict[str, Any]) -> str:
+def narrative_of(repo: Repo, facts: Facts) -> str:
     """A short account of the run by the strong model, from the summary prompt and the facts."""
     from supervisor.commands.design import Workspace, open_chat
     from supervisor.prompts import render

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from beads.models import SEVERITIES, Bead, Finding
@@ -41,17 +42,46 @@ def finding_key(finding: Finding) -> tuple[str, int | None, str]:
     return finding.file.removeprefix("./"), finding.line, re.sub(r"\W+", " ", finding.title.lower()).strip()
 
 
-def collect(beads: Iterable[Bead]) -> list[Finding]:
-    """Every finding of the review beads, tagged with its category, de-duplicated, most severe first."""
-    best: dict[tuple[str, int | None, str], Finding] = {}
+@dataclass
+class Reported:
+    """One finding after de-duplication, and the beads that reported it."""
+
+    finding: Finding
+    """The most severe of its copies (the first seen, among equals), tagged with its category."""
+    bead: str
+    """The bead whose copy was kept."""
+    beads: list[str]
+    """Every bead that reported it, sorted."""
+
+
+def _merged(beads: Iterable[Bead]) -> list[Reported]:
+    """Every finding of ``beads``, tagged with its category, de-duplicated, in the order first seen."""
+    best: dict[tuple[str, int | None, str], Reported] = {}
     for bead in beads:
         category = str(bead.source.get("category") or bead.kind)
         for finding in bead.result.findings if bead.result else []:
             tagged = finding if finding.category else finding.model_copy(update={"category": category})
             key = finding_key(tagged)
-            if key not in best or RANK[tagged.severity] < RANK[best[key].severity]:
-                best[key] = tagged
-    return sorted(best.values(), key=lambda f: (RANK[f.severity], f.file, f.line or 0, f.title))
+            known = best.get(key)
+            if known is None or RANK[tagged.severity] < RANK[known.finding.severity]:
+                best[key] = Reported(tagged, bead.id, sorted({bead.id, *(known.beads if known else [])}))
+            elif bead.id not in known.beads:
+                known.beads = sorted({*known.beads, bead.id})
+    return list(best.values())
+
+
+def _rank(finding: Finding) -> tuple[int, str, int, str]:
+    return RANK[finding.severity], finding.file, finding.line or 0, finding.title
+
+
+def collect(beads: Iterable[Bead]) -> list[Finding]:
+    """Every finding of the review beads, tagged with its category, de-duplicated, most severe first."""
+    return [r.finding for r in sorted(_merged(beads), key=lambda r: _rank(r.finding))]
+
+
+def reported(beads: Iterable[Bead]) -> list[Reported]:
+    """The findings of :func:`collect` with the beads that reported each; ties broken by bead."""
+    return sorted(_merged(beads), key=lambda r: (*_rank(r.finding), r.bead))
 
 
 def _rule(finding: Finding) -> dict[str, Any]:
