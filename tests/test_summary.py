@@ -24,7 +24,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from supervisor.cli import app
-from supervisor.commands.summary import _json_values
+from supervisor.github import json_values
 from supervisor.pricing import STRONG_MODEL
 from supervisor.repo import Repo
 from supervisor.views import report
@@ -479,8 +479,8 @@ def test_gh_failing_or_missing_is_a_clear_error(
 
 
 def test_paginated_gh_output_is_read_whole() -> None:
-    assert _json_values('[{"id": 1}][{"id": 2}]\n[]') == [{"id": 1}, {"id": 2}]
-    assert _json_values("[]") == [] and _json_values('{"id": 3}') == [{"id": 3}]
+    assert json_values('[{"id": 1}][{"id": 2}]\n[]') == [{"id": 1}, {"id": 2}]
+    assert json_values("[]") == [] and json_values('{"id": 3}') == [{"id": 3}]
 
 
 # -- the narrative ---------------------------------------------------------------------------------
