@@ -45,7 +45,18 @@ from supervisor.views.timeline import ENDINGS, iso, seconds, timeline, ts
 if TYPE_CHECKING:
     from supervisor.repo import Repo
 
-__all__ = ["MARKER", "UNLABELLED", "URGENT", "build", "facts", "render_markdown", "timeline"]
+__all__ = [
+    "MARKER",
+    "OUTCOME",
+    "UNLABELLED",
+    "URGENT",
+    "build",
+    "facts",
+    "findings",
+    "render_markdown",
+    "timeline",
+    "tokens_of",
+]
 
 UNLABELLED = "(unlabelled)"
 URGENT = ("critical", "high")
