@@ -19,8 +19,8 @@ from typer.testing import CliRunner, Result
 from beads.models import Bead
 from supervisor import __version__
 from supervisor.cli import app
-from supervisor.commands.query import render_graph
 from supervisor.repo import open_repo
+from supervisor.views.plan import render_graph
 
 MAYOR_SCRIPT = Path(sys.executable).with_name("mayor")
 ID_LINE = re.compile(r"^mr-[0-9a-z]{4,}\n$")

@@ -20,8 +20,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from beads.models import Bead, Criterion
+from supervisor import planning
 from supervisor.cli import app
-from supervisor.commands import plan as plan_cmd
 from supervisor.pricing import STRONG_MODEL
 from supervisor.prompts import bead_fields, render, template_text
 from supervisor.repo import open_repo
@@ -195,7 +195,7 @@ def test_bad_answers_exhaust_the_retries_and_change_nothing(design_file: Path, f
     existing = invoke("add", "Keep me").stdout.strip()
     result = invoke("plan", "login.md")
     assert result.exit_code == 1
-    assert len(fake.calls) == plan_cmd.RETRIES + 1 == 3
+    assert len(fake.calls) == planning.RETRIES + 1 == 3
     follow_ups = user_texts(fake.calls[-1])[1:]
     assert "bad JSON" in follow_ups[0]
     assert "'nowhere' names no key or id" in follow_ups[1]
@@ -227,15 +227,15 @@ def test_duplicates_of_existing_beads_are_named(design_file: Path, fake: FakeAnt
 
 def test_extract_array_prefers_the_fenced_block() -> None:
     answer = 'Think [a] first.\n```json\n[{"title": "x"}]\n```\nDone [b].'
-    assert plan_cmd.extract_array(answer) == '[{"title": "x"}]'
-    assert plan_cmd.extract_array('Plan: [{"title": "x"}] ok') == '[{"title": "x"}]'
-    with pytest.raises(plan_cmd.PlanError):
-        plan_cmd.extract_array("no array")
+    assert planning.extract_array(answer) == '[{"title": "x"}]'
+    assert planning.extract_array('Plan: [{"title": "x"}] ok') == '[{"title": "x"}]'
+    with pytest.raises(planning.PlanError):
+        planning.extract_array("no array")
 
 
 def test_an_empty_plan_is_refused() -> None:
-    with pytest.raises(plan_cmd.PlanError, match="empty"):
-        plan_cmd.validate("```json\n[]\n```", {}, "mr")
+    with pytest.raises(planning.PlanError, match="empty"):
+        planning.validate("```json\n[]\n```", {}, "mr")
 
 
 # -- the prompt pack ------------------------------------------------------------------------------

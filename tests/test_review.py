@@ -120,3 +120,20 @@ def test_collect_deduplicates_across_categories_keeping_the_most_severe() -> Non
     assert [(f.severity, f.category) for f in found] == [("critical", "y")]
     assert review.counts(found)["critical"] == 1
     assert review.at_or_above("critical", "high") and not review.at_or_above("medium", "high")
+
+
+def test_reported_keeps_the_most_severe_copy_and_every_bead_that_saw_it() -> None:
+    from beads.models import Bead, Result
+
+    def b(bead_id: str, *found: tuple[str, str]) -> Bead:
+        findings = [Finding(file="./a.py", line=3, severity=sev, title=title) for sev, title in found]  # type: ignore[arg-type]
+        return Bead(
+            id=bead_id, title="r", kind="review", source={"category": bead_id}, result=Result(findings=findings)
+        )
+
+    beads = [b("r-2", ("low", "Same thing")), b("r-1", ("high", "same THING!"), ("medium", "Other")), b("r-3")]
+    [first, second] = review.reported(beads)
+    assert (first.finding.severity, first.bead, first.beads) == ("high", "r-1", ["r-1", "r-2"])
+    assert (second.finding.title, second.bead, second.beads) == ("Other", "r-1", ["r-1"])
+    assert [r.finding for r in review.reported(beads)] == review.collect(beads)
+    assert review.failing(review.collect(beads), "high") and not review.failing(review.collect(beads), "none")

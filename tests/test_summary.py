@@ -24,7 +24,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from supervisor.cli import app
-from supervisor.commands.summary import _json_values
+from supervisor.events import Event, EventType
+from supervisor.github import json_values
 from supervisor.pricing import STRONG_MODEL
 from supervisor.repo import Repo
 from supervisor.views import report
@@ -479,8 +480,8 @@ def test_gh_failing_or_missing_is_a_clear_error(
 
 
 def test_paginated_gh_output_is_read_whole() -> None:
-    assert _json_values('[{"id": 1}][{"id": 2}]\n[]') == [{"id": 1}, {"id": 2}]
-    assert _json_values("[]") == [] and _json_values('{"id": 3}') == [{"id": 3}]
+    assert json_values('[{"id": 1}][{"id": 2}]\n[]') == [{"id": 1}, {"id": 2}]
+    assert json_values("[]") == [] and json_values('{"id": 3}') == [{"id": 3}]
 
 
 # -- the narrative ---------------------------------------------------------------------------------
@@ -518,30 +519,30 @@ def test_llm_without_a_key_or_with_a_refused_destination_spends_nothing(
 
 
 def _event(
-    seq: int, at: float, type_: str, bead: str | None = None, attempt: int | None = None, **data: Any
-) -> dict[str, Any]:
+    seq: int, at: float, type_: EventType, bead: str | None = None, attempt: int | None = None, **data: Any
+) -> Event:
     when = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=at)
     return {"ts": when.isoformat(), "seq": seq, "type": type_, "bead": bead, "attempt": attempt, "data": data}
 
 
 def test_timeline_speedup_across_runs_and_a_killed_one() -> None:
     log = [
-        _event(1, 0, "sling_started"),
-        _event(2, 1, "agent_started", "a", 1),
-        _event(3, 1, "agent_started", "b", 1),
-        _event(4, 1, "agent_started", "c", 1),
-        _event(5, 9, "agent_exited", "a", 1),
-        _event(6, 9, "agent_exited", "b", 1),
-        _event(7, 9, "agent_exited", "c", 1),
-        _event(8, 10, "sling_stopped", reason="done"),
-        _event(9, 500, "approved", "d", 1),  # between runs: no wall time
-        _event(10, 1000, "sling_started"),
-        _event(11, 1001, "agent_started", "d", 1),
-        _event(12, 1005, "queued", "x"),  # the supervisor was killed here: d's agent counts until then
-        _event(13, 2000, "sling_started"),
-        _event(14, 2000, "agent_adopted", "d", 1),
-        _event(15, 2004, "agent_exited", "d", 1),
-        _event(16, 2010, "sling_stopped", reason="done"),
+        _event(1, 0, EventType.SLING_STARTED),
+        _event(2, 1, EventType.AGENT_STARTED, "a", 1),
+        _event(3, 1, EventType.AGENT_STARTED, "b", 1),
+        _event(4, 1, EventType.AGENT_STARTED, "c", 1),
+        _event(5, 9, EventType.AGENT_EXITED, "a", 1),
+        _event(6, 9, EventType.AGENT_EXITED, "b", 1),
+        _event(7, 9, EventType.AGENT_EXITED, "c", 1),
+        _event(8, 10, EventType.SLING_STOPPED, reason="done"),
+        _event(9, 500, EventType.APPROVED, "d", 1),  # between runs: no wall time
+        _event(10, 1000, EventType.SLING_STARTED),
+        _event(11, 1001, EventType.AGENT_STARTED, "d", 1),
+        _event(12, 1005, EventType.QUEUED, "x"),  # the supervisor was killed here: d's agent counts until then
+        _event(13, 2000, EventType.SLING_STARTED),
+        _event(14, 2000, EventType.AGENT_ADOPTED, "d", 1),
+        _event(15, 2004, EventType.AGENT_EXITED, "d", 1),
+        _event(16, 2010, EventType.SLING_STOPPED, reason="done"),
     ]
     t = report.timeline(log)
     assert [r["wall_s"] for r in t["runs"]] == [10.0, 5.0, 10.0]
@@ -715,6 +716,7 @@ def test_render_table_and_plain_lines() -> None:
 _PROBE = """
 import sys
 from supervisor.cli import app
+from supervisor.events import Event, EventType
 try:
     app(sys.argv[1:])
 except SystemExit as exc:

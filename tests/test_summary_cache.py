@@ -17,9 +17,9 @@ from beads.errors import BeadFileError, CycleError, UnknownDependency
 from beads.models import STATUSES, Bead, BeadSummary
 from beads.store import Store
 from supervisor.cli import app
-from supervisor.commands import query
 from supervisor.repo import open_repo
 from supervisor.run.beadstate import modify
+from supervisor.views import plan
 
 PAST_NS = 1_000_000_000 * 1_000_000_000
 """2001: a file dated back to then has a settled mtime (its ctime is still now)."""
@@ -190,6 +190,6 @@ def test_ready_json_is_the_whole_record_even_when_a_writer_races(mayor_repo: Pat
     assert records[0] == {**store.get(a).model_dump(mode="json"), "critical_path_minutes": 30}
     stale = store.summaries()
     modify(store, a, lambda bead: setattr(bead, "status", "running"))
-    assert query._whole(store, [stale[a], stale[b]]) is None
+    assert plan.whole(store, [stale[a], stale[b]]) is None
     store.path(b).unlink()
-    assert query._whole(store, [stale[b]]) is None
+    assert plan.whole(store, [stale[b]]) is None

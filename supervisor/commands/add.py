@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from beads.models import Criterion
-from beads.store import bead_from
+from supervisor import editing
 from supervisor.output import print_json
 from supervisor.repo import open_repo
-
-
-def criteria(accept: Sequence[str], check: Sequence[str]) -> list[Criterion]:
-    """Pair the n-th ``--accept`` with the n-th ``--check``; extras stand alone."""
-    out = [Criterion(text=text, check=cmd) for text, cmd in zip(accept, check, strict=False)]
-    out += [Criterion(text=text) for text in accept[len(check) :]]
-    out += [Criterion(text=f"`{cmd}` exits 0", check=cmd) for cmd in check[len(accept) :]]
-    return out
 
 
 def run(
@@ -34,25 +25,19 @@ def run(
     approval: str = "auto",
     as_json: bool = False,
 ) -> int:
-    repo = open_repo()
-    with repo.store.edit() as tx:
-        bead = bead_from(
-            {
-                "id": tx.new_id(title),
-                "title": title,
-                "description": description,
-                "acceptance": criteria(accept, check),
-                "deps": list(dict.fromkeys(dep)),
-                "priority": priority,
-                "labels": list(dict.fromkeys(label)),
-                "kind": kind,
-                "estimate_minutes": estimate,
-                "agent": agent,
-                "model": model,
-                "approval": approval,
-            }
-        )
-        tx.put(bead)
+    fields = {
+        "description": description,
+        "acceptance": editing.criteria(accept, check),
+        "deps": list(dict.fromkeys(dep)),
+        "priority": priority,
+        "labels": list(dict.fromkeys(label)),
+        "kind": kind,
+        "estimate_minutes": estimate,
+        "agent": agent,
+        "model": model,
+        "approval": approval,
+    }
+    bead = editing.add(open_repo().store, title, fields)
     if as_json:
         print_json(bead.model_dump(mode="json"))
     else:

@@ -1,138 +1,21 @@
 """``mayor plan DESIGN.md``: the strong model cuts a design into beads; mayor checks them and adds them.
 
-The answer must be a JSON array in the format of ``mayor import`` (``key`` names a bead, ``deps``
-name keys or existing ids). It is validated exactly as an import is: the bead model, then the
-graph with the store (no unknown dependency, no cycle). An answer that fails is sent back to the
-model with the error, up to :data:`RETRIES` times; then the command fails and writes nothing.
-Before adding, beads whose titles look like those of existing beads are named on stderr.
+The asking and checking is :func:`supervisor.planning.draft_plan` (a bad answer goes back to the
+model with the error, a few times; then nothing is written). Before adding, beads whose titles look
+like those of existing beads are named on stderr; on a terminal, the command asks before adding.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from beads import importer
-from beads.errors import ImportFormatError, MayorError
-from beads.models import LANDED, Bead
-from beads.store import Store
-from supervisor.commands.design import (
-    Chat,
-    Workspace,
-    open_chat,
-    repository_context,
-    require_api_key,
-)
+from beads.errors import MayorError
+from beads.models import Bead
+from supervisor.chat import require_api_key
 from supervisor.output import print_json, say
-
-RETRIES = 2
-"""Follow-up requests after a bad answer, each carrying the validation error."""
-DUPLICATE_RATIO = 0.85
-"""Normalized titles at least this similar (difflib) are reported as likely duplicates."""
-MAX_LISTED = 200
-"""Existing beads named in the prompt, at most."""
-_FENCE = re.compile(r"```[^\n]*\n(.*?)```", re.S)
-
-
-class PlanError(MayorError):
-    """An answer of the model that cannot be used as a plan; the message is meant for the model too."""
-
-
-def extract_array(answer: str) -> str:
-    """The JSON array in the answer: the last fenced block holding one, else from the first `[` to the last `]`."""
-    blocks = [block.strip() for block in _FENCE.findall(answer)]
-    arrays = [block for block in blocks if block.startswith("[")]
-    if arrays:
-        return arrays[-1]
-    start, end = answer.find("["), answer.rfind("]")
-    if start == -1:
-        raise PlanError("the answer holds no JSON array; give the beads as one JSON array in a ```json block")
-    return answer[start : end + 1] if end > start else answer[start:]  # cut off: the parser says where
-
-
-def validate(answer: str, existing: Mapping[str, Bead], prefix: str) -> list[Bead]:
-    """The beads of the answer, checked as ``mayor import`` checks a file; :class:`PlanError` if not."""
-    text = extract_array(answer)
-    with tempfile.TemporaryDirectory(prefix="mayor-plan-") as folder:
-        path = Path(folder) / "plan.json"
-        path.write_text(text, encoding="utf-8")
-        try:
-            beads = importer.read_mayor(path, existing, prefix).beads
-        except ImportFormatError as exc:
-            raise PlanError(_problem(exc, path)) from None
-        except MayorError as exc:  # a cycle, named with the keys of its beads
-            raise PlanError(str(exc)) from None
-    if not beads:
-        raise PlanError("the JSON array is empty; the plan needs at least one bead")
-    return beads
-
-
-def _problem(exc: ImportFormatError, path: Path) -> str:
-    """The importer's message, for a JSON array that is no file: where in the array, and what."""
-    text = str(exc).removesuffix("; nothing was imported")
-    where = f"{path}:{exc.line}: " if exc.line is not None else f"{path}: "
-    problem = text.removeprefix(where)
-    return f"line {exc.line} of the JSON array: {problem}" if exc.line is not None else problem
-
-
-def follow_up(error: str) -> str:
-    return (
-        f"Your answer cannot be used as a plan: {error}\n\n"
-        "Answer again with the whole corrected plan: one JSON array of beads in a single ```json block, "
-        "in the same format (each bead with its key; deps name keys of this array or ids of existing "
-        "beads; no dependency cycle; no fields other than those of the format)."
-    )
-
-
-def ask_for_plan(chat: Chat, prompt: str, existing: Mapping[str, Bead], prefix: str) -> list[Bead]:
-    """Ask, check, and send the error back up to :data:`RETRIES` times."""
-    answer = chat.ask(prompt)
-    for retry in range(RETRIES + 1):
-        try:
-            return validate(answer, existing, prefix)
-        except PlanError as exc:
-            if retry == RETRIES:
-                raise MayorError(
-                    f"{chat.model.name} gave no usable plan in {RETRIES + 1} answers; the last error: {exc}. "
-                    "Nothing was added; try again, or with another --model"
-                ) from None
-            say(f"the answer is not a usable plan ({exc}); asking again ({retry + 1}/{RETRIES})")
-            answer = chat.ask(follow_up(str(exc)))
-    raise AssertionError("unreachable")
-
-
-def existing_listing(beads: Mapping[str, Bead]) -> str:
-    """The beads not landed nor cancelled, one a line, for the prompt."""
-    live = [b for b in beads.values() if b.status not in LANDED and b.status != "cancelled"]
-    live.sort(key=lambda b: (b.priority, b.created_at, b.id))
-    lines = [f"- {b.id} [{b.status}] {b.title}" for b in live[:MAX_LISTED]]
-    if len(live) > MAX_LISTED:
-        lines.append(f"- ... and {len(live) - MAX_LISTED} more")
-    return "\n".join(lines) or "(none)"
-
-
-def normalized(title: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", title.lower()).split())
-
-
-def duplicates(new: Sequence[Bead], existing: Mapping[str, Bead]) -> list[tuple[Bead, Bead, float]]:
-    """``(new bead, existing bead, similarity)`` for titles at least :data:`DUPLICATE_RATIO` alike."""
-    titles = [(normalized(b.title), b) for b in existing.values()]
-    found = []
-    for bead in new:
-        matcher = difflib.SequenceMatcher(autojunk=False)
-        matcher.set_seq2(normalized(bead.title))
-        for title, old in titles:
-            matcher.set_seq1(title)
-            if matcher.real_quick_ratio() >= DUPLICATE_RATIO and matcher.quick_ratio() >= DUPLICATE_RATIO:
-                ratio = matcher.ratio()
-                if ratio >= DUPLICATE_RATIO:
-                    found.append((bead, old, ratio))
-    return found
+from supervisor.planning import add_all, draft_plan, duplicates
 
 
 def warn_duplicates(new: Sequence[Bead], existing: Mapping[str, Bead]) -> None:
@@ -152,38 +35,16 @@ def confirmed(count: int, yes: bool) -> bool:
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
-def add_all(store: Store, beads: Sequence[Bead]) -> None:
-    """Add the plan in one transaction; the store checks the graph again as it is now."""
-    with store.edit() as tx:
-        taken = [bead.id for bead in beads if bead.id in tx.beads]
-        if taken:
-            raise MayorError(f"bead(s) {', '.join(taken)} were added meanwhile by someone else; run mayor plan again")
-        for bead in beads:
-            tx.put(bead)
-
-
 def run(*, design: str, dry_run: bool = False, model: str | None = None, yes: bool = False) -> int:
-    from supervisor.prompts import render
     from supervisor.repo import open_repo
 
     path = Path(design)
     if not path.is_file():
         raise MayorError(f"{design} is not a file; give the design document (see `mayor design`)")
     repo = open_repo()
-    ws = Workspace(repo.root, repo.mayor_dir, repo.config.gate)
     require_api_key("plan")
     existing = repo.store.load()
-    fields = {
-        "design": path.read_text(encoding="utf-8"),
-        "context": repository_context(ws),
-        "existing": existing_listing(existing),
-    }
-    with tempfile.TemporaryDirectory(prefix="mayor-plan-") as scratch:
-        chat = open_chat(ws, model, Path(scratch))
-        try:
-            beads = ask_for_plan(chat, render("plan", fields, repo.mayor_dir), existing, repo.store.prefix)
-        finally:
-            chat.report()
+    beads = draft_plan(repo, path.read_text(encoding="utf-8"), existing, model)
     warn_duplicates(beads, existing)
     if dry_run:
         print_json([bead.model_dump(mode="json") for bead in beads])

@@ -23,15 +23,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from beads.errors import MayorError, ValidationError
-from beads.models import ACTIVE, Bead
-from supervisor.events import Event, EventLog
+from beads.models import ACTIVE, Bead, Usage
+from supervisor.events import Event, EventLog, EventType
+from supervisor.views.timeline import ENDINGS, ts
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from supervisor.repo import Repo
 
-ENDINGS = frozenset({"merged", "failed", "done", "cancelled"})
 PROC_LOCKS = Path("/proc/locks")
 
 
@@ -142,8 +142,8 @@ class Tracker:
             self._apply(event)
 
     def _apply(self, event: Event) -> None:
-        kind, when, seq = event.get("type"), _stamp(event), int(event.get("seq") or 0)
-        if kind == "sling_started":
+        kind, when, seq = event["type"], ts(event), int(event.get("seq") or 0)
+        if kind == EventType.SLING_STARTED:
             self.run_started = when
             for trail in self.trails.values():
                 trail.first_seq_in_run = None
@@ -152,14 +152,14 @@ class Tracker:
             return
         trail = self.trails.setdefault(str(bead), _Trail())
         trail.attempt = event.get("attempt") or trail.attempt
-        trail.last, trail.last_at, trail.last_seq = str(kind), when, seq
+        trail.last, trail.last_at, trail.last_seq = kind, when, seq
         if trail.first_seq_in_run is None and self.run_started is not None:
             trail.first_seq_in_run = seq
-        if kind == "slung":
+        if kind == EventType.SLUNG:
             trail.started, trail.ended = when, None
         elif kind in ENDINGS:
             trail.ended = when
-        elif kind == "queued":
+        elif kind == EventType.QUEUED:
             trail.queued_seq = seq
 
     # -- beads -------------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ class Tracker:
             bead.error,
         )
 
-    def _live_usage(self, bead_id: str, n: int) -> Any:
+    def _live_usage(self, bead_id: str, n: int) -> Usage:
         from supervisor.run.budget import live_usage
 
         return live_usage(self.repo.run_dir(bead_id, n))
@@ -238,13 +238,6 @@ def snapshot(repo: Repo, now: datetime | None = None) -> Snapshot:
     return Tracker(repo).snapshot(now)
 
 
-def _stamp(event: Event) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(event["ts"]))
-    except (KeyError, ValueError):
-        return None
-
-
 # -- the supervisor --------------------------------------------------------------------------------
 
 
@@ -253,7 +246,7 @@ def supervisor_info(repo: Repo) -> SupervisorInfo:
     record = _read_json(repo.mayor_dir / "state" / "supervisor.json")
     held = lock_held(repo.mayor_dir / "locks" / "supervisor.lock")
     pid = record.get("pid") if isinstance(record.get("pid"), int) else None
-    alive = pid is not None and _alive(pid)
+    alive = pid is not None and _pid_exists(pid)
     running = held if held is not None else alive
     return SupervisorInfo(
         running=running,
@@ -293,7 +286,11 @@ def lock_held(path: Path) -> bool | None:
     return False
 
 
-def _alive(pid: int) -> bool:
+def _pid_exists(pid: int) -> bool:
+    """Some process has this pid (``kill -0``; works without ``/proc``). Not
+    :func:`supervisor.run.agentproc._alive`, which asks whether the very process started at a known
+    time still runs: ``supervisor.json`` records no start time, and here a guess only matters where
+    the lock cannot be read."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -310,7 +307,7 @@ COLUMNS = ("bead", "title", "status", "try", "elapsed", "last event", "tokens", 
 
 def cells(row: BeadRow, now: datetime) -> list[str]:
     """The row's cells, as strings, in :data:`COLUMNS` order."""
-    from supervisor.views.report import duration
+    from supervisor.views.report_markdown import duration
 
     last = row.last_event or ""
     if row.last_event_at is not None:
