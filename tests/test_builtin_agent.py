@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,8 @@ from tests.sling_helpers import MAYOR, wait_for
 RETRIES = 1
 """MAYOR_API_RETRIES for every agent: a call is tried twice, then fails for good."""
 TOKENS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+WAIT_S = 120.0
+"""How long a test waits for a condition before giving up (never a bound on how fast the code is)."""
 SECRET = "top-secret-4f1c9a"
 OUTSIDE_SECRET = "outside-secret-77d2e0"
 
@@ -387,15 +391,24 @@ def test_transcript_and_result_are_saved_even_when_the_attempt_failed(limits_run
     assert len(loop["calls"]) == 3 and loop["messages"][-1]["content"][0]["type"] == "tool_result"
 
 
-def test_an_agent_stopped_by_sigterm_still_saves_its_transcript(
-    world: tuple[FakeAnthropic, dict[str, str]], tmp_path: Path
-) -> None:
-    """What the supervisor does on a timeout, the budget or a cancel: the loop ends through ``finally``."""
-    fake, env = world
-    fake.scripts["bd-sigterm"] = [bash("echo one"), Step(final().content, delay=3.0)]
+def hang_after(steps: list[Step], release: threading.Event) -> Callable[[Call], Step]:
+    """A script that plays ``steps``, then holds the next call open until ``release`` is set:
+    a model call that is in flight for as long as the test needs, with no duration to guess."""
+
+    def play(call: Call) -> Step:
+        if call.served < len(steps):
+            return steps[call.served]
+        release.wait()
+        return final()
+
+    return play
+
+
+def start_agent(env: dict[str, str], tmp_path: Path, bead_id: str) -> tuple[subprocess.Popen[str], Path]:
+    """A built-in agent process on its own (no supervisor), working on ``bead_id``; and its run folder."""
     run_dir, work = tmp_path / "run", tmp_path / "work"
     work.mkdir()
-    (tmp_path / "prompt.md").write_text("Work on bead bd-sigterm.\n")
+    (tmp_path / "prompt.md").write_text(f"Work on bead {bead_id}.\n")
     agent_env = {
         **env,
         "MAYOR_RUN_DIR": str(run_dir),
@@ -411,12 +424,24 @@ def test_an_agent_stopped_by_sigterm_still_saves_its_transcript(
         stderr=subprocess.PIPE,
         text=True,
     )
+    return agent, run_dir
+
+
+def test_an_agent_stopped_by_sigterm_still_saves_its_transcript(
+    world: tuple[FakeAnthropic, dict[str, str]], tmp_path: Path
+) -> None:
+    """What the supervisor does on a timeout, the budget or a cancel: the loop ends through ``finally``."""
+    fake, env = world
+    release = threading.Event()
+    fake.scripts["bd-sigterm"] = hang_after([bash("echo one")], release)
+    agent, run_dir = start_agent(env, tmp_path, "bd-sigterm")
     try:
-        wait_for(lambda: len(fake.calls_for("bd-sigterm")) == 2, "the agent's second model call")
+        wait_for(lambda: len(fake.calls_for("bd-sigterm")) == 2, "the agent's second model call", limit_s=WAIT_S)
         agent.terminate()
-        _, stderr = agent.communicate(timeout=30)
+        _, stderr = agent.communicate(timeout=WAIT_S)
     finally:
         agent.kill()
+        release.set()
     assert agent.returncode == 1, stderr
     result = json.loads((run_dir / "result.json").read_text())
     assert "SIGTERM" in result["error"] and result["usage"]["output_tokens"] > 0
@@ -424,17 +449,63 @@ def test_an_agent_stopped_by_sigterm_still_saves_its_transcript(
     assert transcript["messages"][-1]["content"][0]["type"] == "tool_result"
 
 
+def test_an_agent_killed_by_sigkill_keeps_the_transcript_of_its_last_step(
+    world: tuple[FakeAnthropic, dict[str, str]], tmp_path: Path
+) -> None:
+    """What a SIGKILL after the supervisor's grace period leaves: no ``finally`` runs, but the
+    transcript written after each step is there, whole, with every step done before the kill."""
+    fake, env = world
+    release = threading.Event()
+    fake.scripts["bd-sigkill"] = hang_after([bash("echo one"), bash("echo two")], release)
+    agent, run_dir = start_agent(env, tmp_path, "bd-sigkill")
+    try:
+        wait_for(lambda: len(fake.calls_for("bd-sigkill")) == 3, "the agent's third model call", limit_s=WAIT_S)
+        agent.kill()
+        agent.communicate(timeout=WAIT_S)
+    finally:
+        agent.kill()
+        release.set()
+    assert agent.returncode == -signal.SIGKILL
+    assert not (run_dir / "result.json").exists()  # written in finally, which a SIGKILL skips
+    transcript = json.loads((run_dir / "transcript.json").read_text())
+    assert transcript["error"] is None and len(transcript["calls"]) == 2
+    assert [m["role"] for m in transcript["messages"]] == ["user", "assistant", "user", "assistant", "user"]
+    last = transcript["messages"][-1]["content"][0]
+    assert last["type"] == "tool_result" and "two" in _text(last)
+    assert not list(run_dir.glob("*.tmp"))
+    served = [call.usage for call in fake.calls_for("bd-sigkill")[:2]]
+    spent = json.loads((run_dir / "usage.json").read_text())
+    assert all(served) and {n: spent[n] for n in TOKENS} == {n: sum(u[n] for u in served if u) for n in TOKENS}
+
+
 def test_an_agent_killed_by_the_supervisor_keeps_its_transcript_and_its_spend(
     world: tuple[FakeAnthropic, dict[str, str]], tmp_path: Path
 ) -> None:
+    """The supervisor stops an agent in the middle of a model call (here: its bead is cancelled
+    while the second call is in flight); the agent saves through ``finally`` and its spend is booked."""
     fake, env = world
-    fake.scripts["bd-slow"] = [bash("echo one"), Step(final().content, delay=20.0)]  # the second call hangs
+    release = threading.Event()
+    fake.scripts["bd-slow"] = hang_after([bash("echo one")], release)
     root = make_repo(tmp_path / "repo", env, [{"id": "bd-slow", "title": "Slow", "description": "The model hangs."}])
-    proc = sling(root, env, "--timeout", "6s", "--max-attempts", "1")
-    run = Run(root, proc, fake, {})
-    assert proc.returncode == 1, run.output
+    sling_proc = subprocess.Popen(
+        [str(MAYOR), "sling", "--agent", "builtin", "--max-attempts", "1"],
+        cwd=root,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: len(fake.calls_for("bd-slow")) == 2, "the agent's second model call", limit_s=WAIT_S)
+        subprocess.run([str(MAYOR), "cancel", "bd-slow"], cwd=root, env=env, check=True, capture_output=True)
+        out, err = sling_proc.communicate(timeout=WAIT_S)
+    finally:
+        sling_proc.kill()
+        release.set()
+    run = Run(root, subprocess.CompletedProcess(sling_proc.args, sling_proc.returncode, out, err), fake, {})
     bead = run.bead("bd-slow")
-    assert bead.status == "failed" and "timeout" in bead.error
+    assert bead.status == "cancelled" and bead.attempts[-1].outcome == "cancelled", run.output
     first = run.calls("bd-slow")[0].usage
     assert first is not None and len(run.calls("bd-slow")) == 2
     assert {name: getattr(bead.usage, name) for name in TOKENS} == {name: first[name] for name in TOKENS}

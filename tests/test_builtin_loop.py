@@ -20,13 +20,13 @@ from supervisor.agents.builtin.loop import (
     TRIMMED,
     Agent,
     Limits,
-    Reply,
-    Stop,
     limits_from_env,
     prefix_warning,
     run_agent,
     system_blocks,
 )
+from supervisor.agents.builtin.model import Reply
+from supervisor.agents.builtin.stops import Finished, FormatErrors, LimitReached
 from supervisor.agents.builtin.tools import TOOL_DEFINITIONS, Workspace
 from supervisor.pricing import min_cacheable
 
@@ -114,9 +114,9 @@ def test_large_prompts_trim_the_oldest_tool_results_only(workspace: Workspace) -
     )
     agent = agent_for(model, workspace, Limits(trim_after_tokens=1_000))
     task = "Do the task."
-    with pytest.raises(Stop) as stop:
+    with pytest.raises(Finished) as stop:
         agent.run(task)
-    assert stop.value.ok and agent.final_text == "All done."
+    assert stop.value.ok and stop.value.message == agent.final_text == "All done."
 
     messages = agent.messages
     assert len(messages) == 14  # task, 6 x (assistant, results), the final assistant
@@ -138,7 +138,7 @@ def test_large_prompts_trim_the_oldest_tool_results_only(workspace: Workspace) -
 def test_small_prompts_trim_nothing(workspace: Workspace) -> None:
     model = ScriptedModel("claude-sonnet-5-5", [*(bash(LONG_OUTPUT, n) for n in range(1, 7)), final()])
     agent = agent_for(model, workspace, Limits(trim_after_tokens=1_000))
-    with pytest.raises(Stop):
+    with pytest.raises(Finished):
         agent.run("task")
     assert TRIMMED not in json.dumps(agent.messages)
 
@@ -157,7 +157,7 @@ def test_one_moving_breakpoint_per_request_and_none_stored(
     ]
     model = ScriptedModel("claude-sonnet-5-5", script)
     agent = agent_for(model, workspace)
-    with pytest.raises(Stop):
+    with pytest.raises(Finished):
         agent.run("task")
     assert len(model.requests) == 4
     for request in model.requests:
@@ -189,10 +189,10 @@ def test_prefix_warning_names_the_model_and_its_minimum() -> None:
 def test_max_tokens_stops_the_loop(workspace: Workspace) -> None:
     model = ScriptedModel("claude-sonnet-5-5", [bash("echo hi", n, usage(600, 0)) for n in range(1, 10)])
     agent = agent_for(model, workspace, Limits(max_tokens=1_000))
-    with pytest.raises(Stop) as stop:
+    with pytest.raises(LimitReached) as stop:
         agent.run("task")
-    assert not stop.value.ok
-    assert "token limit" in stop.value.reason and "1000" in stop.value.reason
+    assert not stop.value.ok and stop.value.limit == "tokens"
+    assert "token limit" in stop.value.message and "1000" in stop.value.message
     assert agent.steps == 2
 
 
@@ -203,38 +203,39 @@ def test_max_usd_stops_the_loop(workspace: Workspace) -> None:
         [bash("echo hi", n, usage(300_000, 0)) for n in range(1, 10)],
     )
     agent = agent_for(model, workspace, Limits(max_usd=1.0))
-    with pytest.raises(Stop) as stop:
+    with pytest.raises(LimitReached) as stop:
         agent.run("task")
-    assert not stop.value.ok
-    assert "cost limit" in stop.value.reason and "$1.00" in stop.value.reason
+    assert not stop.value.ok and stop.value.limit == "usd"
+    assert "cost limit" in stop.value.message and "$1.00" in stop.value.message
     assert agent.steps == 2
     assert agent.usage.cost_usd == pytest.approx(1.2)
 
 
 def test_max_seconds_stops_the_loop(workspace: Workspace) -> None:
-    model = ScriptedModel("claude-sonnet-5-5", [bash("sleep 0.3", n) for n in range(1, 10)])
-    agent = agent_for(model, workspace, Limits(max_seconds=0.2))
-    with pytest.raises(Stop) as stop:
+    readings = iter([0.0, 0.1, 0.3])  # the start, before the first call, before the second
+    model = ScriptedModel("claude-sonnet-5-5", [bash("echo hi", n) for n in range(1, 10)])
+    agent = Agent(model, workspace, SYSTEM, TOOLS, Limits(max_seconds=0.2), clock=lambda: next(readings))
+    with pytest.raises(LimitReached) as stop:
         agent.run("task")
-    assert not stop.value.ok
-    assert "time limit" in stop.value.reason
+    assert not stop.value.ok and stop.value.limit == "seconds"
+    assert "time limit" in stop.value.message
     assert agent.steps == 1
 
 
 def test_max_steps_stops_the_loop(workspace: Workspace) -> None:
     model = ScriptedModel("claude-sonnet-5-5", [bash("echo hi", n) for n in range(1, 10)])
     agent = agent_for(model, workspace, Limits(max_steps=3))
-    with pytest.raises(Stop) as stop:
+    with pytest.raises(LimitReached) as stop:
         agent.run("task")
-    assert "step limit" in stop.value.reason and agent.steps == 3
+    assert stop.value.limit == "steps" and "step limit" in stop.value.message and agent.steps == 3
 
 
 def test_three_empty_replies_in_a_row_are_malformed(workspace: Workspace) -> None:
     model = ScriptedModel("claude-sonnet-5-5", [empty(), empty(), empty(), final()])
     agent = agent_for(model, workspace)
-    with pytest.raises(Stop) as stop:
+    with pytest.raises(FormatErrors) as stop:
         agent.run("task")
-    assert not stop.value.ok and "malformed" in stop.value.reason
+    assert not stop.value.ok and "malformed" in stop.value.message and stop.value.count == 3
     assert agent.steps == 3 and model.script == [final()]
 
 
@@ -244,7 +245,7 @@ def test_a_tool_call_resets_the_malformed_count(workspace: Workspace) -> None:
         [empty(), empty(), bash("echo hi", 1), empty(), empty(), final()],
     )
     agent = agent_for(model, workspace)
-    with pytest.raises(Stop) as stop:
+    with pytest.raises(Finished) as stop:
         agent.run("task")
     assert stop.value.ok and agent.final_text == "All done."
 
@@ -302,3 +303,76 @@ def test_run_agent_success_returns_0_with_the_summary(workspace: Workspace, tmp_
     result = json.loads((run_dir / "result.json").read_text())
     assert result["error"] is None and result["summary"] == "Fixed it." and result["turns"] == 1
     assert (run_dir / "transcript.json").exists()
+
+
+# -- 6. each typed stop, as result.json says it ---------------------------------------------------
+
+STOPS: dict[str, tuple[Limits, list[Reply | BaseException], str | None, str]] = {
+    "finished": (Limits(), [bash("echo hi", 1), final("Fixed it.")], None, "Fixed it."),
+    "steps": (
+        Limits(max_steps=2),
+        [bash("echo hi", n) for n in range(1, 5)],
+        "step limit reached: 2 model calls (max_steps = 2)",
+        "",
+    ),
+    "tokens": (
+        Limits(max_tokens=1_000),
+        [bash("echo hi", n, usage(600, 0)) for n in range(1, 5)],
+        "token limit reached: 1200 tokens (max 1000)",
+        "",
+    ),
+    "usd": (
+        Limits(max_usd=1.0),
+        [bash("echo hi", n, usage(300_000, 0)) for n in range(1, 5)],
+        "cost limit reached: $1.20 (max $1.00)",
+        "",
+    ),
+    "malformed": (Limits(), [empty(), empty(), empty(), final()], "3 malformed replies in a row", ""),
+}
+
+
+@pytest.mark.parametrize("kind", list(STOPS))
+def test_each_typed_stop_writes_its_result(kind: str, workspace: Workspace, tmp_path: Path) -> None:
+    limits, script, error, summary = STOPS[kind]
+    model = ScriptedModel("claude-sonnet-5-5", script)
+    run_dir = tmp_path / "run"
+    assert run_agent(agent_for(model, workspace, limits), "task", run_dir) == (0 if error is None else 1)
+    result = json.loads((run_dir / "result.json").read_text())
+    assert set(result) == {"summary", "usage", "error", "turns", "model", "findings", "problems"}
+    assert result["error"] == error and result["summary"] == summary
+    assert result["turns"] == len(model.requests) and result["model"] == "claude-sonnet-5-5"
+    assert json.loads((run_dir / "transcript.json").read_text())["error"] == error
+
+
+def test_the_time_limit_writes_its_result(workspace: Workspace, tmp_path: Path) -> None:
+    readings = iter([0.0, 0.1, 90.0])
+    model = ScriptedModel("claude-sonnet-5-5", [bash("echo hi", n) for n in range(1, 5)])
+    agent = Agent(model, workspace, SYSTEM, TOOLS, Limits(max_seconds=60), clock=lambda: next(readings))
+    assert run_agent(agent, "task", tmp_path / "run") == 1
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["error"] == "time limit reached: 60s" and result["turns"] == 1
+
+
+# -- 7. the transcript after every step -----------------------------------------------------------
+
+
+def test_the_transcript_is_written_after_every_step(workspace: Workspace, tmp_path: Path) -> None:
+    """What a SIGKILL would leave: before each model call, the file holds every step before it."""
+    path = tmp_path / "transcript.json"
+    seen: list[list[str]] = []
+
+    class Watching(ScriptedModel):
+        def query(self, system: Any, tools: Any, messages: list[dict[str, Any]]) -> Reply:
+            saved = json.loads(path.read_text()) if path.exists() else None
+            seen.append([m["role"] for m in saved["messages"]] if saved else [])
+            return super().query(system, tools, messages)
+
+    model = Watching("claude-sonnet-5-5", [bash("echo one", 1), empty(), bash("echo two", 2), final()])
+    agent = Agent(model, workspace, SYSTEM, TOOLS, Limits(), transcript_file=path)
+    with pytest.raises(Finished):
+        agent.run("task")
+    assert [len(roles) for roles in seen] == [0, 3, 5, 7]  # task; + tool step; + nudge; + tool step
+    assert seen[-1] == ["user", "assistant"] * 3 + ["user"]
+    saved = json.loads(path.read_text())
+    assert saved["error"] is None and len(saved["calls"]) == 3 and saved["system"] == SYSTEM
+    assert not list(tmp_path.glob("*.tmp"))

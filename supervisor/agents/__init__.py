@@ -13,87 +13,29 @@ or a structured stream in its log) into usage, cost, an error and findings.
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
 
-import pydantic
-
-from beads.models import Bead, Finding, Usage
+from supervisor.agents import external
+from supervisor.agents.types import Adapter, Launch, LaunchContext, Report, result_file_report
 from supervisor.config import AgentConfig, Config
 from supervisor.errors import MayorError
 
-
-@dataclass
-class LaunchContext:
-    bead: Bead
-    name: str
-    """The agent's name in the config."""
-    config: AgentConfig
-    run_dir: Path
-    worktree: Path
-    model: str | None
-    """Resolved: ``--model``, then the bead's, then the agent's, then the kind's default."""
-    max_steps: int | None = None
-
-
-@dataclass
-class Launch:
-    command: str
-    """A shell command line, run with bash in the worktree."""
-    env: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Report:
-    """What an agent said about its own run: informative, never proof of the work."""
-
-    usage: Usage | None = None
-    error: str | None = None
-    summary: str = ""
-    findings: list[Finding] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    """Parts of the agent's output that could not be used (and were dropped)."""
-    turns: int | None = None
-
-
-class Adapter(Protocol):
-    kind: str
-
-    def launch(self, ctx: LaunchContext) -> Launch: ...
-
-    def report(self, run_dir: Path, model: str | None) -> Report: ...
-
-
-def result_file_report(run_dir: Path) -> Report:
-    """The optional ``result.json`` an agent writes in its run folder; bad parts are reported,
-    never trusted."""
-    path = run_dir / "result.json"
-    if not path.exists():
-        return Report()
-    try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return Report(problems=[f"result.json is not valid JSON: {exc}"])
-    if not isinstance(data, dict):
-        return Report(problems=["result.json is not a JSON object"])
-    out = Report(summary=str(data.get("summary") or ""), error=data.get("error") or None)
-    if isinstance(data.get("turns"), int):
-        out.turns = data["turns"]
-    for index, raw in enumerate(data.get("findings") or []):
-        try:
-            out.findings.append(Finding.model_validate(raw))
-        except pydantic.ValidationError as exc:
-            out.problems.append(f"finding {index + 1} dropped: {exc.errors()[0]['msg']}")
-    if data.get("usage") is not None:
-        try:
-            out.usage = Usage.model_validate(data["usage"])
-        except pydantic.ValidationError as exc:
-            out.problems.append(f"usage dropped: {exc.errors()[0]['msg']}")
-    return out
+__all__ = [
+    "KINDS",
+    "Adapter",
+    "BuiltinAdapter",
+    "CommandAdapter",
+    "Launch",
+    "LaunchContext",
+    "Report",
+    "adapter_for",
+    "api_key_set",
+    "check_runnable",
+    "resolve_agent",
+    "result_file_report",
+]
 
 
 class CommandAdapter:
@@ -188,7 +130,5 @@ def adapter_for(kind: str) -> Adapter:
     if kind == "builtin":
         return BuiltinAdapter()
     if kind in ("claude-code", "codex"):
-        from supervisor.agents import external
-
         return external.ClaudeCodeAdapter() if kind == "claude-code" else external.CodexAdapter()
     raise MayorError(f"unknown agent kind {kind!r}; one of: {', '.join(KINDS)}")

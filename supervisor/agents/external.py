@@ -50,8 +50,8 @@ from pathlib import Path
 from typing import Any
 
 from beads.models import Finding, Usage
-from supervisor.agents import Launch, LaunchContext, Report, result_file_report
 from supervisor.agents.findings import findings_from_text
+from supervisor.agents.types import Launch, LaunchContext, Report, result_file_report
 from supervisor.pricing import priced
 
 PROMPT = '"$(cat "$MAYOR_PROMPT_FILE")"'

@@ -8,7 +8,7 @@ from typing import Any
 
 from beads.models import Usage
 from supervisor.agents.builtin.limiter import DEFAULT_CONCURRENCY, SharedLimiter, retry_after_s
-from supervisor.agents.builtin.loop import Reply
+from supervisor.agents.builtin.model import Reply
 from supervisor.pricing import WORKER_MODEL
 
 DEFAULT_RETRIES = 4

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from beads.models import Usage
-from supervisor.agents.builtin.loop import Reply
+from supervisor.agents.builtin.model import Reply
 
 DEMO_MODEL = "mayor-demo"
 EDITOR = "str_replace_based_edit_tool"

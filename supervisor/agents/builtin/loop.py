@@ -4,7 +4,11 @@ Run as the agent process of a bead (``python -m supervisor.agents.builtin``), it
 supervisor's contract from the environment, then: query the model, run the tools it asked for,
 append the results, repeat. Limits (steps, tokens, dollars, wall time, malformed replies) are
 checked before every model call; reaching one ends the attempt as failed with the reason. The
-transcript and ``result.json`` are written in ``finally``, whatever happens.
+loop only ends by an exception (:mod:`supervisor.agents.builtin.stops`): ``Finished``,
+``LimitReached``, ``FormatErrors``, ``Terminated`` (SIGTERM), or any failure. The transcript is
+written after every step (so a SIGKILL after the supervisor's grace period loses at most the step
+in progress), and again with ``result.json`` in ``finally``, whatever happens; every file is
+written whole or not at all (a temporary file, then ``os.replace``).
 
 The request is laid out for prompt caching: tools, then the system prompt and the repository
 context (byte-identical for every bead of a run, with a cache breakpoint on the last system
@@ -19,52 +23,25 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn
 
 from beads.models import Usage
+from supervisor.agents.builtin.model import Model, Reply
+from supervisor.agents.builtin.stops import AgentStop, Finished, FormatErrors, LimitReached, Terminated
 from supervisor.agents.findings import findings_from_text
-from supervisor.pricing import min_cacheable, priced, usd
+from supervisor.pricing import min_cacheable, priced
 
 CACHE = {"type": "ephemeral"}
 TRIMMED = "[output trimmed by mayor to keep the conversation short; run the tool again if you need it]"
 MAX_MALFORMED = 3
 
 
-class Stop(Exception):
-    """The loop ended: ``ok`` when the model finished, else ``reason`` says which limit or failure."""
-
-    def __init__(self, reason: str, ok: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.ok = ok
-
-
-class Terminated(BaseException):
-    """SIGTERM from the supervisor (a timeout, the budget, a cancel). Not an ``Exception``, so that
-    nothing on the way swallows it (the SDK retries a call that raised one)."""
-
-
 def _terminated(signum: int, frame: object) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once; the supervisor's SIGKILL follows anyway
     raise Terminated("stopped by the supervisor (SIGTERM: a timeout, the budget, a cancel or Ctrl-C)")
-
-
-@dataclass
-class Reply:
-    content: list[dict[str, Any]]
-    stop_reason: str | None
-    usage: Usage
-
-
-class Model(Protocol):
-    name: str
-
-    def query(
-        self, system: list[dict[str, Any]], tools: list[dict[str, Any]], messages: list[dict[str, Any]]
-    ) -> Reply: ...
 
 
 @dataclass
@@ -89,38 +66,47 @@ class Agent:
     usage: Usage = field(default_factory=Usage)
     calls: list[dict[str, Any]] = field(default_factory=list)
     steps: int = 0
-    started: float = field(default_factory=time.monotonic)
+    clock: Callable[[], float] = time.monotonic
+    """The wall clock of ``max_seconds`` (a seam for tests)."""
+    started: float = field(init=False)
+    """When the agent was made, by ``clock``."""
     usage_file: Path | None = None
     """Where the running usage is written after each call (the supervisor's budget reads it)."""
+    transcript_file: Path | None = None
+    """Where the transcript is written after each step (and by :func:`save` at the end)."""
     malformed: int = 0
     final_text: str = ""
 
-    def run(self, task: str) -> str:
-        """Work on ``task`` until the model stops calling tools; raise :class:`Stop` on a limit."""
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def run(self, task: str) -> NoReturn:
+        """Work on ``task`` until an :class:`~supervisor.agents.builtin.stops.AgentStop` ends it."""
         self.messages = [{"role": "user", "content": [{"type": "text", "text": task}]}]
         while True:
             self._check_limits()
             reply = self._query()
             self.messages.append({"role": "assistant", "content": reply.content})
             uses = [block for block in reply.content if block.get("type") == "tool_use"]
-            if not uses:
+            if uses:
+                self.malformed = 0
+                self.messages.append({"role": "user", "content": [self._run_tool(block) for block in uses]})
+            else:
                 self._finish_or_nudge(reply)
-                continue
-            self.malformed = 0
-            self.messages.append({"role": "user", "content": [self._run_tool(block) for block in uses]})
+            self._checkpoint()
 
     def _check_limits(self) -> None:
-        lim = self.limits
+        lim, usage = self.limits, self.usage
         if self.steps >= lim.max_steps:
-            raise Stop(f"step limit reached: {self.steps} model calls (max_steps = {lim.max_steps})")
-        if lim.max_tokens is not None and self.usage.total_tokens >= lim.max_tokens:
-            raise Stop(f"token limit reached: {self.usage.total_tokens} tokens (max {lim.max_tokens})")
-        if lim.max_usd is not None and self.usage.cost_usd is not None and self.usage.cost_usd >= lim.max_usd:
-            raise Stop(f"cost limit reached: {usd(self.usage.cost_usd)} (max {usd(lim.max_usd)})")
-        if lim.max_seconds is not None and time.monotonic() - self.started >= lim.max_seconds:
-            raise Stop(f"time limit reached: {lim.max_seconds:.0f}s")
+            raise LimitReached("steps", self.steps, lim.max_steps)
+        if lim.max_tokens is not None and usage.total_tokens >= lim.max_tokens:
+            raise LimitReached("tokens", usage.total_tokens, lim.max_tokens)
+        if lim.max_usd is not None and usage.cost_usd is not None and usage.cost_usd >= lim.max_usd:
+            raise LimitReached("usd", usage.cost_usd, lim.max_usd)
+        if lim.max_seconds is not None and (elapsed := self.clock() - self.started) >= lim.max_seconds:
+            raise LimitReached("seconds", elapsed, lim.max_seconds)
         if self.malformed >= MAX_MALFORMED:
-            raise Stop(f"{self.malformed} malformed replies in a row")
+            raise FormatErrors(self.malformed)
 
     def _query(self) -> Reply:
         self.steps += 1
@@ -130,9 +116,7 @@ class Agent:
         self.usage = self.usage + usage
         self.calls.append({"step": self.steps, "usage": usage.model_dump(), "stop_reason": reply.stop_reason})
         if self.usage_file is not None:
-            tmp = self.usage_file.with_suffix(".tmp")
-            tmp.write_text(self.usage.model_dump_json())
-            os.replace(tmp, self.usage_file)
+            write_whole(self.usage_file, self.usage.model_dump_json())
         if prompt_tokens(usage) > self.limits.trim_after_tokens:
             trim_oldest_results(self.messages)
         return reply
@@ -145,7 +129,22 @@ class Agent:
             self.messages.append({"role": "user", "content": [{"type": "text", "text": nudge}]})
             return
         self.final_text = text
-        raise Stop("finished", ok=True)
+        raise Finished(text)
+
+    def _checkpoint(self) -> None:
+        """The transcript so far, after a step: what a SIGKILL leaves behind."""
+        if self.transcript_file is not None:
+            write_whole(self.transcript_file, json.dumps(self.transcript(None), indent=1, default=str))
+
+    def transcript(self, error: str | None) -> dict[str, Any]:
+        return {
+            "model": self.model.name,
+            "system": self.system,
+            "tools": self.tools,
+            "messages": self.messages,
+            "calls": self.calls,
+            "error": error,
+        }
 
     def _run_tool(self, block: dict[str, Any]) -> dict[str, Any]:
         raw = block.get("input")
@@ -238,7 +237,15 @@ def main() -> int:
     home = run_dir / "home"
     home.mkdir(parents=True, exist_ok=True)
     workspace = Workspace(Path.cwd(), env={k: v for k, v in env.items() if not k.startswith("ANTHROPIC")}, home=home)
-    agent = Agent(model, workspace, system, tools, limits_from_env(env), usage_file=run_dir / "usage.json")
+    agent = Agent(
+        model,
+        workspace,
+        system,
+        tools,
+        limits_from_env(env),
+        usage_file=run_dir / "usage.json",
+        transcript_file=run_dir / "transcript.json",
+    )
     signal.signal(signal.SIGTERM, _terminated)
     return run_agent(agent, task_text(env), run_dir)
 
@@ -273,8 +280,8 @@ def run_agent(agent: Agent, task: str, run_dir: Path) -> int:
     error: str | None = None
     try:
         agent.run(task)
-    except Stop as stop:
-        error = None if stop.ok else stop.reason
+    except AgentStop as stop:
+        error = stop.error
     except Exception as exc:
         error = describe_failure(exc)
     except Terminated as stop:
@@ -309,19 +316,12 @@ def save(agent: Agent, run_dir: Path, error: str | None) -> None:
         "findings": findings,
         "problems": problems,
     }
-    _write(run_dir / "result.json", json.dumps(result, indent=1, default=str))
-    transcript = {
-        "model": agent.model.name,
-        "system": agent.system,
-        "tools": agent.tools,
-        "messages": agent.messages,
-        "calls": agent.calls,
-        "error": error,
-    }
-    _write(run_dir / "transcript.json", json.dumps(transcript, indent=1, default=str))
+    write_whole(run_dir / "result.json", json.dumps(result, indent=1, default=str))
+    write_whole(run_dir / "transcript.json", json.dumps(agent.transcript(error), indent=1, default=str))
 
 
-def _write(path: Path, text: str) -> None:
+def write_whole(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: a temporary file beside it, then ``os.replace``."""
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
