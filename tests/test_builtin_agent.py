@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,8 @@ class Run:
     proc: subprocess.CompletedProcess[str]
     fake: FakeAnthropic
     scripts: dict[str, list[Step]]
+    pool: Path | None = None
+    """The worktree pool, where it matters to the test."""
 
     @property
     def output(self) -> str:
@@ -97,6 +99,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeAnthro
         HOME=str(home),
         XDG_CACHE_HOME=str(home / ".cache"),
         XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
         GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
         GIT_CONFIG_NOSYSTEM="1",
         MAYOR_API_RETRIES=str(RETRIES),
@@ -106,6 +109,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeAnthro
     with FakeAnthropic() as fake:
         env.update(fake.env())
         yield fake, env
+
+
+def pool_of(root: Path, env: Mapping[str, str]) -> Path:
+    """The worktree pool of ``root`` as the ``mayor`` subprocesses with ``env`` find it."""
+    from unittest import mock
+
+    from supervisor.run.worktrees import pool_dir
+
+    with mock.patch.dict(os.environ, {"XDG_DATA_HOME": env["XDG_DATA_HOME"]}):
+        return pool_dir(root)
 
 
 def make_repo(root: Path, env: dict[str, str], beads: list[dict[str, Any]]) -> Path:
@@ -187,7 +200,7 @@ def main_run(world: tuple[FakeAnthropic, dict[str, str]], tmp_path_factory: pyte
     (root / "secret-link").symlink_to(outside / "secret.txt")
     git(root, env, "add", "link-out", "secret-link")
     git(root, env, "commit", "-q", "-m", "symlinks that point out")
-    worktrees = root / ".git" / "mayor" / "worktrees"
+    worktrees = pool_of(root, env)
     worktrees.mkdir(parents=True)
     (worktrees / "secret").write_text(SECRET + "\n")  # what ../secret is, seen from a slot's worktree
     scripts = {
@@ -208,7 +221,7 @@ def main_run(world: tuple[FakeAnthropic, dict[str, str]], tmp_path_factory: pyte
         ],
     }
     fake.scripts.update(scripts)
-    return Run(root, sling(root, env, "-j", "4"), fake, scripts)
+    return Run(root, sling(root, env, "-j", "4"), fake, scripts, worktrees)
 
 
 @pytest.fixture(scope="module")
@@ -282,7 +295,7 @@ def test_every_escape_is_refused_and_the_loop_goes_on(main_run: Run) -> None:
     outside = main_run.root.parent / "outside"
     assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
     assert (outside / "secret.txt").read_text() == OUTSIDE_SECRET + "\n"
-    assert (main_run.root / ".git" / "mayor" / "worktrees" / "secret").read_text() == SECRET + "\n"
+    assert main_run.pool is not None and (main_run.pool / "secret").read_text() == SECRET + "\n"
     assert main_run.bead("bd-escape").status == "merged"
     assert git(main_run.root, {**os.environ}, "show", "main:note.txt") == "stayed inside\n"
 
@@ -526,6 +539,10 @@ def test_the_budget_stops_the_run(budget_run: Run) -> None:
     assert budget_run.bead("bd-spend2").status == "open" and not budget_run.bead("bd-spend2").attempts
     spent = budget_run.bead("bd-spend1").usage
     assert spent.cost_usd is not None and spent.cost_usd >= 0.0001
+    first = budget_run.bead("bd-spend1")  # the budget stopped it: not a failure of the bead
+    assert first.status == "open" and [a.outcome for a in first.attempts] == ["interrupted"]
+    assert "failed:" not in budget_run.output
+    assert len([line for line in budget_run.output.splitlines() if "no new bead is slung" in line]) == 1
 
 
 def _text(result: dict[str, Any] | None) -> str:

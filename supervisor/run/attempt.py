@@ -91,9 +91,9 @@ class AttemptRunner:
         extra: dict[str, object] = {"slot": self.slot, "model": model}
         remaining = ctx.budget.remaining_usd()
         if remaining is not None:  # an agent may not spend past what is left of the run's budget
-            own = float(env.get("MAYOR_MAX_USD", remaining))
-            env["MAYOR_MAX_USD"] = f"{min(remaining, own):.6f}"
-            if remaining < own:  # reaching this cap is the run's budget running out, not the bead failing
+            own = float(env["MAYOR_MAX_USD"]) if env.get("MAYOR_MAX_USD") else None
+            env["MAYOR_MAX_USD"] = f"{remaining if own is None else min(remaining, own):.6f}"
+            if own is None or remaining < own:  # reaching this cap is the run's budget running out
                 extra["run_budget_cap_usd"] = remaining
         ctx.events.emit(EventType.SLUNG, bead_id, n, slot=self.slot, worktree=str(path), agent=name, model=model)
         ctx.state.agent_running(bead_id, run_dir)
