@@ -11,9 +11,22 @@ The ``mayor`` format is a JSON array, or one JSON object a line, of bead records
 
 The ``beads`` format is what beads writes: a ``bd export`` JSONL file (``labels`` and
 ``dependencies`` embedded in each issue) or a backup folder (``issues.jsonl``,
-``dependencies.jsonl``, ``labels.jsonl``). An edge ``{issue_id: A, depends_on_id: B, type: blocks}``
-makes B a dep of A; other edge types become links; an edge to an id that is neither in the input
-nor in the store becomes an external link that never blocks.
+``dependencies.jsonl``, ``labels.jsonl``). The import keeps beads' own idea of ready work
+(:mod:`beads.bd`), so that ``mayor ready`` offers exactly what ``bd ready`` would:
+
+* An edge ``{issue_id: A, depends_on_id: B, type: blocks}`` makes B a dep of A (unless B is
+  ``pinned``: a pinned issue never blocks, so the edge is a link). Every other edge type becomes a
+  link; an edge to an id that is neither in the input nor in the store becomes an external link
+  that never blocks.
+* What blocks A in beads without a ``blocks`` edge (a ``conditional-blocks`` target, the
+  unfinished children of a ``waits-for`` target, the blockers of a blocked parent) is added to
+  A's deps too, and named in ``source.derived_deps`` (id -> how), so that the bead waits for the
+  same work and an export writes only the original edges.
+* ``closed`` becomes ``done``. An issue that ``bd ready`` would not offer for another reason than
+  its blockers (its status is not ``open``; its type is one of beads' never-ready types; it is
+  pinned, ephemeral or deferred) is imported as ``cancelled`` with the reason in ``source.held``:
+  mayor will not start it, it still blocks what depends on it, and ``mayor reopen`` offers it.
+  The beads status and type stay in ``source.status`` and ``source.issue_type``.
 """
 
 from __future__ import annotations
@@ -25,15 +38,17 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pydantic
 
-from beads import graph
+from beads import bd, graph
+from beads.bd import Edge
 from beads.errors import CycleError, ImportFormatError, MayorError
 from beads.ids import new_id
-from beads.models import Bead, Criterion, Link
+from beads.models import Bead, Criterion, Link, Status
 
 SOURCES: tuple[str, ...] = ("mayor", "beads")
 MAYOR_FIELDS: frozenset[str] = frozenset(Bead.model_fields) | {"key"}
@@ -41,7 +56,10 @@ EXAMPLES = 3
 """How many external references the report names."""
 
 BEADS_STATUS: dict[str, str] = {"closed": "done", "tombstone": "cancelled"}
-"""beads status -> bead status; every other beads status (open, in_progress, pinned ...) is open."""
+"""beads status -> bead status; ``open`` is open, and every other one (in_progress, pinned ...)
+is ``cancelled`` with the reason in ``source.held`` (see the module's docstring)."""
+HELD_STATUS: Status = "cancelled"
+"""The bead status of an issue that ``bd ready`` would not offer: not started, not landed."""
 BEADS_KEPT: tuple[str, ...] = (
     "close_reason",
     "owner",
@@ -84,15 +102,6 @@ class Record:
         return ImportFormatError(self.source, self.line, problem)
 
 
-@dataclass(frozen=True)
-class Edge:
-    """A beads dependency: ``issue`` depends on ``target`` in the way ``type`` says."""
-
-    issue: str
-    target: str
-    type: str
-
-
 @dataclass
 class Imported:
     """The beads to add, and what became of the edges, for the report."""
@@ -117,12 +126,17 @@ class Imported:
         return "; ".join([line, *self.notes])
 
 
-def read(path: Path, source: str, existing: Mapping[str, Bead], prefix: str = "mr") -> Imported:
-    """Parse ``path`` as ``source`` (``mayor`` or ``beads``) against the beads already stored."""
+def read(
+    path: Path, source: str, existing: Mapping[str, Bead], prefix: str = "mr", now: datetime | None = None
+) -> Imported:
+    """Parse ``path`` as ``source`` (``mayor`` or ``beads``) against the beads already stored.
+
+    ``now``: the time that beads' ``defer_until`` dates are compared with (default, the clock).
+    """
     if source == "mayor":
         return read_mayor(path, existing, prefix)
     if source == "beads":
-        return read_beads(path, existing)
+        return read_beads(path, existing, now)
     raise MayorError(f"unknown import format {source!r}; use one of: {', '.join(SOURCES)}")
 
 
@@ -312,30 +326,83 @@ def _resolve_link(link: Any, names: Mapping[str, str]) -> Any:
 # -- the beads format ---------------------------------------------------------------------------
 
 
-def read_beads(path: Path, existing: Mapping[str, Bead]) -> Imported:
+def read_beads(path: Path, existing: Mapping[str, Bead], now: datetime | None = None) -> Imported:
     """Beads from a ``bd export`` JSONL file, or from a beads backup folder."""
     issues, edges, labels = _backup_folder(path) if path.is_dir() else _export_file(path)
     records = _index_issues(issues, existing)
     beads = {bead_id: _beads_bead(record, labels.get(bead_id, [])) for bead_id, record in records.items()}
     out = Imported(beads=list(beads.values()))
-    skipped = [edge for edge in dict.fromkeys(edges) if not _attach(edge, beads, existing, out)]
+    pinned = {bead_id for bead_id, record in records.items() if bd.status(record.data) == "pinned"}
+    edges = list(dict.fromkeys(edges))
+    skipped = [edge for edge in edges if not _attach(edge, beads, existing, pinned, out)]
     if skipped:
         shown = ", ".join(f"{e.issue} -> {e.target}" for e in skipped[:EXAMPLES])
         out.notes.append(f"{len(skipped)} edge(s) skipped: from an id not in the input, or to itself (e.g. {shown})")
-    out.notes += _status_notes(out.beads)
+    verdicts = bd.verdicts({i: r.data for i, r in records.items()}, edges, now or datetime.now(UTC))
+    for bead in out.beads:
+        _apply(bead, verdicts[bead.id])
+    _break_derived_cycles(beads, existing)
+    out.notes += _held_notes(out.beads)
     if path.is_file() and not edges and (path.parent / "dependencies.jsonl").is_file():
         out.notes.append(f"{path.name} holds no edges: give the folder {path.parent} to import its dependencies.jsonl")
     _check_cycle(out.beads, existing, {})
     return out
 
 
-def _status_notes(beads: Sequence[Bead]) -> list[str]:
-    """Say which beads statuses were read as open, since open is a guess for them."""
-    guessed = Counter(b.source["status"] for b in beads if b.source["status"] not in ("open", *BEADS_STATUS))
-    if not guessed:
-        return []
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(guessed.items()))
-    return [f"read as open: {counts} (the beads status is kept in source.status)"]
+def _apply(bead: Bead, verdict: bd.Verdict) -> None:
+    """Make mayor's readiness of ``bead`` beads' own: derived deps, and a hold when needed."""
+    derived = {dep: how for dep, how in verdict.blockers.items() if dep not in bead.deps and dep != bead.id}
+    if derived:
+        bead.deps.extend(derived)
+        bead.source["derived_deps"] = derived
+    held = verdict.held
+    if held is None and verdict.blockers and not any(dep != bead.id for dep in verdict.blockers):
+        held = "blocked by itself through a parent"
+    if held is not None and bead.status == "open":
+        _hold(bead, held)
+
+
+def _hold(bead: Bead, reason: str) -> None:
+    bead.status = HELD_STATUS
+    bead.source["held"] = reason
+
+
+def _break_derived_cycles(beads: Mapping[str, Bead], existing: Mapping[str, Bead]) -> None:
+    """Drop the derived deps that close a cycle (beads never sees those: they are not its edges)
+    and hold their beads instead, which beads counts as blocked anyway."""
+    while cycle := graph.find_cycle({**existing, **beads}):
+        after = {bead_id: cycle[(n + 1) % len(cycle)] for n, bead_id in enumerate(cycle)}
+        culprit = next((i for i in cycle if i in beads and after[i] in beads[i].source.get("derived_deps", {})), None)
+        if culprit is None:
+            return  # a cycle of the input's own edges: _check_cycle names it
+        bead = beads[culprit]
+        derived = bead.source.pop("derived_deps")
+        bead.deps = [dep for dep in bead.deps if dep not in derived]
+        if bead.status == "open":
+            _hold(bead, f"blocked through {', '.join(sorted(set(derived.values())))} (kept as no deps: a cycle)")
+
+
+def _held_notes(beads: Sequence[Bead]) -> list[str]:
+    """Say how many beads are held, and why, and how many deps were derived."""
+    notes = []
+    held = Counter(_why(b.source["held"]) for b in beads if "held" in b.source)
+    if held:
+        counts = ", ".join(f"{n} {why}" for why, n in sorted(held.items()))
+        notes.append(
+            f"{held.total()} bead(s) that `bd ready` would not offer imported as {HELD_STATUS} ({counts}); "
+            "source.held says why, `mayor reopen ID` offers one"
+        )
+    derived = sum(len(b.source.get("derived_deps", {})) for b in beads)
+    if derived:
+        notes.append(f"{derived} dep(s) derived from parent-child, waits-for and conditional-blocks edges")
+    return notes
+
+
+def _why(reason: str) -> str:
+    """A held reason without its ids and dates, to count alike ones together."""
+    if reason.startswith("parent "):
+        return "deferred parent"
+    return reason.split(" until ")[0].split(" (")[0]
 
 
 def _export_file(path: Path) -> tuple[list[Record], list[Edge], dict[str, list[str]]]:
@@ -384,7 +451,12 @@ def _edge(record: Record, embedded: Any) -> Edge:
     edge_type = data.get("type") or data.get("dep_type") or "blocks"
     if not all(isinstance(value, str) and value for value in (issue, target, edge_type)):
         raise record.fail("a dependency needs issue_id, depends_on_id and type as strings")
-    return Edge(str(issue), str(target), str(edge_type))
+    metadata = data.get("metadata")
+    if metadata in _EMPTY:
+        metadata = None
+    elif not isinstance(metadata, str):
+        metadata = json.dumps(metadata, sort_keys=True)
+    return Edge(str(issue), str(target), str(edge_type), metadata)
 
 
 def _add_labels(labels: dict[str, list[str]], record: Record, issue: Any, names: Any) -> None:
@@ -437,13 +509,15 @@ def _beads_bead(record: Record, labels: Sequence[str]) -> Bead:
         raise record.fail(_problem(exc)) from None
 
 
-def _attach(edge: Edge, beads: Mapping[str, Bead], existing: Mapping[str, Bead], out: Imported) -> bool:
+def _attach(
+    edge: Edge, beads: Mapping[str, Bead], existing: Mapping[str, Bead], pinned: set[str], out: Imported
+) -> bool:
     """Put one edge on its bead: a dep, a link or an external link. False if it has no place."""
     bead = beads.get(edge.issue)
     if bead is None or edge.target == edge.issue:
         return False
     known = edge.target in beads or edge.target in existing
-    if edge.type == "blocks" and known:
+    if edge.type == "blocks" and known and edge.target not in pinned:
         bead.deps.append(edge.target)
         out.deps += 1
     else:
