@@ -495,7 +495,7 @@ def _beads_bead(record: Record, labels: Sequence[str]) -> Bead:
         "title": _text(d.get("title")).strip() or d["id"],
         "description": _description(d),
         "acceptance": [Criterion(text=text) for text in criteria(d.get("acceptance_criteria"))],
-        "kind": kind(d.get("issue_type")),
+        "kind": _mayor_kind(d) or kind(d.get("issue_type")),
         "priority": priority(d.get("priority")),
         "labels": list(dict.fromkeys(labels)),
         "estimate_minutes": _minutes(d.get("estimated_minutes")),
@@ -517,6 +517,8 @@ def _attach(
     if bead is None or edge.target == edge.issue:
         return False
     known = edge.target in beads or edge.target in existing
+    if edge.metadata is not None:
+        bead.source.setdefault("edge_metadata", {})[f"{edge.type} {edge.target}"] = edge.metadata
     if edge.type == "blocks" and known and edge.target not in pinned:
         bead.deps.append(edge.target)
         out.deps += 1
@@ -578,4 +580,26 @@ def _source(d: Mapping[str, Any]) -> dict[str, Any]:
     source: dict[str, Any] = {"system": "beads", "id": d["id"], "status": _text(d.get("status")) or "open"}
     source["issue_type"] = _text(d.get("issue_type")) or "task"
     source.update({name: d[name] for name in BEADS_KEPT if d.get(name) not in _EMPTY})
+    for name in ("pinned", "ephemeral", "is_template"):  # 1 in a backup folder, true in an export
+        if name in source:
+            source[name] = bd.flag(source[name])
+    if isinstance(source.get("metadata"), str):
+        source["metadata"] = _json_object(source["metadata"]) or source["metadata"]
     return source
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _mayor_kind(d: Mapping[str, Any]) -> str | None:
+    """The kind that ``mayor export --to beads`` keeps in ``metadata.mayor_kind`` (beads knows no such type)."""
+    metadata = d.get("metadata")
+    if isinstance(metadata, str):
+        metadata = _json_object(metadata)
+    value = metadata.get("mayor_kind") if isinstance(metadata, dict) else None
+    return kind(value) if isinstance(value, str) and value.strip() else None
