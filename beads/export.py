@@ -22,8 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from beads import bd
-from beads.importer import BEADS_KEPT, BEADS_STATUS, HELD_STATUS, kind
+from beads.importer import BEADS_KEPT, BEADS_STATUS, kind
 from beads.models import Bead
+from beads.readiness import HELD_STATUS
 
 STATUS: dict[str, str] = {
     "open": "open",

@@ -35,7 +35,6 @@ import bisect
 import json
 import math
 import re
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,11 +43,11 @@ from typing import Any
 
 import pydantic
 
-from beads import bd, graph
+from beads import bd, graph, readiness
 from beads.bd import Edge
 from beads.errors import CycleError, ImportFormatError, MayorError
 from beads.ids import new_id
-from beads.models import Bead, Criterion, Link, Status
+from beads.models import Bead, Criterion, Link
 
 SOURCES: tuple[str, ...] = ("mayor", "beads")
 MAYOR_FIELDS: frozenset[str] = frozenset(Bead.model_fields) | {"key"}
@@ -57,9 +56,7 @@ EXAMPLES = 3
 
 BEADS_STATUS: dict[str, str] = {"closed": "done", "tombstone": "cancelled"}
 """beads status -> bead status; ``open`` is open, and every other one (in_progress, pinned ...)
-is ``cancelled`` with the reason in ``source.held`` (see the module's docstring)."""
-HELD_STATUS: Status = "cancelled"
-"""The bead status of an issue that ``bd ready`` would not offer: not started, not landed."""
+is ``cancelled`` with the reason in ``source.held`` (:mod:`beads.readiness`)."""
 BEADS_KEPT: tuple[str, ...] = (
     "close_reason",
     "owner",
@@ -340,69 +337,13 @@ def read_beads(path: Path, existing: Mapping[str, Bead], now: datetime | None = 
         out.notes.append(f"{len(skipped)} edge(s) skipped: from an id not in the input, or to itself (e.g. {shown})")
     verdicts = bd.verdicts({i: r.data for i, r in records.items()}, edges, now or datetime.now(UTC))
     for bead in out.beads:
-        _apply(bead, verdicts[bead.id])
-    _break_derived_cycles(beads, existing)
-    out.notes += _held_notes(out.beads)
+        readiness.apply(bead, verdicts[bead.id])
+    readiness.break_derived_cycles(beads, existing)
+    out.notes += readiness.notes(out.beads)
     if path.is_file() and not edges and (path.parent / "dependencies.jsonl").is_file():
         out.notes.append(f"{path.name} holds no edges: give the folder {path.parent} to import its dependencies.jsonl")
     _check_cycle(out.beads, existing, {})
     return out
-
-
-def _apply(bead: Bead, verdict: bd.Verdict) -> None:
-    """Make mayor's readiness of ``bead`` beads' own: derived deps, and a hold when needed."""
-    derived = {dep: how for dep, how in verdict.blockers.items() if dep not in bead.deps and dep != bead.id}
-    if derived:
-        bead.deps.extend(derived)
-        bead.source["derived_deps"] = derived
-    held = verdict.held
-    if held is None and verdict.blockers and not any(dep != bead.id for dep in verdict.blockers):
-        held = "blocked by itself through a parent"
-    if held is not None and bead.status == "open":
-        _hold(bead, held)
-
-
-def _hold(bead: Bead, reason: str) -> None:
-    bead.status = HELD_STATUS
-    bead.source["held"] = reason
-
-
-def _break_derived_cycles(beads: Mapping[str, Bead], existing: Mapping[str, Bead]) -> None:
-    """Drop the derived deps that close a cycle (beads never sees those: they are not its edges)
-    and hold their beads instead, which beads counts as blocked anyway."""
-    while cycle := graph.find_cycle({**existing, **beads}):
-        after = {bead_id: cycle[(n + 1) % len(cycle)] for n, bead_id in enumerate(cycle)}
-        culprit = next((i for i in cycle if i in beads and after[i] in beads[i].source.get("derived_deps", {})), None)
-        if culprit is None:
-            return  # a cycle of the input's own edges: _check_cycle names it
-        bead = beads[culprit]
-        derived = bead.source.pop("derived_deps")
-        bead.deps = [dep for dep in bead.deps if dep not in derived]
-        if bead.status == "open":
-            _hold(bead, f"blocked through {', '.join(sorted(set(derived.values())))} (kept as no deps: a cycle)")
-
-
-def _held_notes(beads: Sequence[Bead]) -> list[str]:
-    """Say how many beads are held, and why, and how many deps were derived."""
-    notes = []
-    held = Counter(_why(b.source["held"]) for b in beads if "held" in b.source)
-    if held:
-        counts = ", ".join(f"{n} {why}" for why, n in sorted(held.items()))
-        notes.append(
-            f"{held.total()} bead(s) that `bd ready` would not offer imported as {HELD_STATUS} ({counts}); "
-            "source.held says why, `mayor reopen ID` offers one"
-        )
-    derived = sum(len(b.source.get("derived_deps", {})) for b in beads)
-    if derived:
-        notes.append(f"{derived} dep(s) derived from parent-child, waits-for and conditional-blocks edges")
-    return notes
-
-
-def _why(reason: str) -> str:
-    """A held reason without its ids and dates, to count alike ones together."""
-    if reason.startswith("parent "):
-        return "deferred parent"
-    return reason.split(" until ")[0].split(" (")[0]
 
 
 def _export_file(path: Path) -> tuple[list[Record], list[Edge], dict[str, list[str]]]:

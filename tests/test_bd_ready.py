@@ -235,3 +235,20 @@ def test_a_deferral_is_read_against_the_given_clock(tmp_path: Path) -> None:
     after = importer.read(path, "beads", {}, now=datetime(2030, 6, 2, tzinfo=UTC)).beads[0]
     assert (before.status, before.source["held"]) == ("cancelled", "deferred until 2030-06-01T00:00:00Z")
     assert after.status == "open" and "held" not in after.source
+
+
+def test_landing_a_blocker_frees_what_beads_would_free(mayor_repo: Path, tmp_path: Path) -> None:
+    """The derived deps keep mayor in step with beads after the import too: when t-doing lands in
+    mayor, mayor offers what bd ready offers once t-doing is closed."""
+    assert (
+        CliRunner().invoke(app, ["import", str(export_file(tmp_path / "bd.jsonl")), "--from", "beads"]).exit_code == 0
+    )
+    with Store(mayor_repo / ".mayor").edit() as tx:
+        bead = tx.get("t-doing")
+        bead.status = "done"
+        tx.put(bead)
+    closed = [{**i, "status": "closed", "closed_at": PAST} if i["id"] == "t-doing" else i for i in ISSUES]
+    expected = reference_ready(closed, EDGES, datetime.now(UTC))
+    assert expected - EXPECTED == {"t-on-doing", "t-epic", "t-child", "t-grandchild"}
+    ready = {b["id"] for b in json.loads(CliRunner().invoke(app, ["ready", "--json"]).stdout)}
+    assert ready == expected
