@@ -2,8 +2,10 @@
 
 Pure functions over a beads database as read (the issues' JSON objects by id, and their edges);
 no files, no clock of their own. The rules are beads' own, read from its source
-(github.com/steveyegge/beads: ``cmd/bd/ready.go``, ``internal/storage/issueops/ready_work.go`` and
-the ``is_blocked`` queries of ``internal/storage/issueops/blocked_state.go``):
+(github.com/steveyegge/beads at fbcee6c, June 2026: ``cmd/bd/ready.go``,
+``internal/storage/issueops/ready_work.go`` and the ``is_blocked`` queries of
+``internal/storage/issueops/blocked_state.go``; the April 2026 release, 8694c53, computes blocked
+issues in Go, ``issueops/blocked.go``, to the same effect for direct blockers and gates):
 
 * ``bd ready`` offers an issue only when its status is ``open`` (``in_progress``, ``hooked``,
   ``blocked``, ``deferred``, ``pinned`` ... never), it is neither pinned nor ephemeral (a wisp),
