@@ -11,9 +11,22 @@ The ``mayor`` format is a JSON array, or one JSON object a line, of bead records
 
 The ``beads`` format is what beads writes: a ``bd export`` JSONL file (``labels`` and
 ``dependencies`` embedded in each issue) or a backup folder (``issues.jsonl``,
-``dependencies.jsonl``, ``labels.jsonl``). An edge ``{issue_id: A, depends_on_id: B, type: blocks}``
-makes B a dep of A; other edge types become links; an edge to an id that is neither in the input
-nor in the store becomes an external link that never blocks.
+``dependencies.jsonl``, ``labels.jsonl``). The import keeps beads' own idea of ready work
+(:mod:`beads.bd`), so that ``mayor ready`` offers exactly what ``bd ready`` would:
+
+* An edge ``{issue_id: A, depends_on_id: B, type: blocks}`` makes B a dep of A (unless B is
+  ``pinned``: a pinned issue never blocks, so the edge is a link). Every other edge type becomes a
+  link; an edge to an id that is neither in the input nor in the store becomes an external link
+  that never blocks.
+* What blocks A in beads without a ``blocks`` edge (a ``conditional-blocks`` target, the
+  unfinished children of a ``waits-for`` target, the blockers of a blocked parent) is added to
+  A's deps too, and named in ``source.derived_deps`` (id -> how), so that the bead waits for the
+  same work and an export writes only the original edges.
+* ``closed`` becomes ``done``. An issue that ``bd ready`` would not offer for another reason than
+  its blockers (its status is not ``open``; its type is one of beads' never-ready types; it is
+  pinned, ephemeral or deferred) is imported as ``cancelled`` with the reason in ``source.held``:
+  mayor will not start it, it still blocks what depends on it, and ``mayor reopen`` offers it.
+  The beads status and type stay in ``source.status`` and ``source.issue_type``.
 """
 
 from __future__ import annotations
@@ -22,15 +35,16 @@ import bisect
 import json
 import math
 import re
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pydantic
 
-from beads import graph
+from beads import bd, graph, readiness
+from beads.bd import Edge
 from beads.errors import CycleError, ImportFormatError, MayorError
 from beads.ids import new_id
 from beads.models import Bead, Criterion, Link
@@ -41,7 +55,8 @@ EXAMPLES = 3
 """How many external references the report names."""
 
 BEADS_STATUS: dict[str, str] = {"closed": "done", "tombstone": "cancelled"}
-"""beads status -> bead status; every other beads status (open, in_progress, pinned ...) is open."""
+"""beads status -> bead status; ``open`` is open, and every other one (in_progress, pinned ...)
+is ``cancelled`` with the reason in ``source.held`` (:mod:`beads.readiness`)."""
 BEADS_KEPT: tuple[str, ...] = (
     "close_reason",
     "owner",
@@ -84,15 +99,6 @@ class Record:
         return ImportFormatError(self.source, self.line, problem)
 
 
-@dataclass(frozen=True)
-class Edge:
-    """A beads dependency: ``issue`` depends on ``target`` in the way ``type`` says."""
-
-    issue: str
-    target: str
-    type: str
-
-
 @dataclass
 class Imported:
     """The beads to add, and what became of the edges, for the report."""
@@ -117,12 +123,17 @@ class Imported:
         return "; ".join([line, *self.notes])
 
 
-def read(path: Path, source: str, existing: Mapping[str, Bead], prefix: str = "mr") -> Imported:
-    """Parse ``path`` as ``source`` (``mayor`` or ``beads``) against the beads already stored."""
+def read(
+    path: Path, source: str, existing: Mapping[str, Bead], prefix: str = "mr", now: datetime | None = None
+) -> Imported:
+    """Parse ``path`` as ``source`` (``mayor`` or ``beads``) against the beads already stored.
+
+    ``now``: the time that beads' ``defer_until`` dates are compared with (default, the clock).
+    """
     if source == "mayor":
         return read_mayor(path, existing, prefix)
     if source == "beads":
-        return read_beads(path, existing)
+        return read_beads(path, existing, now)
     raise MayorError(f"unknown import format {source!r}; use one of: {', '.join(SOURCES)}")
 
 
@@ -312,30 +323,27 @@ def _resolve_link(link: Any, names: Mapping[str, str]) -> Any:
 # -- the beads format ---------------------------------------------------------------------------
 
 
-def read_beads(path: Path, existing: Mapping[str, Bead]) -> Imported:
+def read_beads(path: Path, existing: Mapping[str, Bead], now: datetime | None = None) -> Imported:
     """Beads from a ``bd export`` JSONL file, or from a beads backup folder."""
     issues, edges, labels = _backup_folder(path) if path.is_dir() else _export_file(path)
     records = _index_issues(issues, existing)
     beads = {bead_id: _beads_bead(record, labels.get(bead_id, [])) for bead_id, record in records.items()}
     out = Imported(beads=list(beads.values()))
-    skipped = [edge for edge in dict.fromkeys(edges) if not _attach(edge, beads, existing, out)]
+    pinned = {bead_id for bead_id, record in records.items() if bd.status(record.data) == "pinned"}
+    edges = list(dict.fromkeys(edges))
+    skipped = [edge for edge in edges if not _attach(edge, beads, existing, pinned, out)]
     if skipped:
         shown = ", ".join(f"{e.issue} -> {e.target}" for e in skipped[:EXAMPLES])
         out.notes.append(f"{len(skipped)} edge(s) skipped: from an id not in the input, or to itself (e.g. {shown})")
-    out.notes += _status_notes(out.beads)
+    verdicts = bd.verdicts({i: r.data for i, r in records.items()}, edges, now or datetime.now(UTC))
+    for bead in out.beads:
+        readiness.apply(bead, verdicts[bead.id])
+    readiness.break_derived_cycles(beads, existing)
+    out.notes += readiness.notes(out.beads)
     if path.is_file() and not edges and (path.parent / "dependencies.jsonl").is_file():
         out.notes.append(f"{path.name} holds no edges: give the folder {path.parent} to import its dependencies.jsonl")
     _check_cycle(out.beads, existing, {})
     return out
-
-
-def _status_notes(beads: Sequence[Bead]) -> list[str]:
-    """Say which beads statuses were read as open, since open is a guess for them."""
-    guessed = Counter(b.source["status"] for b in beads if b.source["status"] not in ("open", *BEADS_STATUS))
-    if not guessed:
-        return []
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(guessed.items()))
-    return [f"read as open: {counts} (the beads status is kept in source.status)"]
 
 
 def _export_file(path: Path) -> tuple[list[Record], list[Edge], dict[str, list[str]]]:
@@ -384,7 +392,12 @@ def _edge(record: Record, embedded: Any) -> Edge:
     edge_type = data.get("type") or data.get("dep_type") or "blocks"
     if not all(isinstance(value, str) and value for value in (issue, target, edge_type)):
         raise record.fail("a dependency needs issue_id, depends_on_id and type as strings")
-    return Edge(str(issue), str(target), str(edge_type))
+    metadata = data.get("metadata")
+    if metadata in _EMPTY:
+        metadata = None
+    elif not isinstance(metadata, str):
+        metadata = json.dumps(metadata, sort_keys=True)
+    return Edge(str(issue), str(target), str(edge_type), metadata)
 
 
 def _add_labels(labels: dict[str, list[str]], record: Record, issue: Any, names: Any) -> None:
@@ -423,7 +436,7 @@ def _beads_bead(record: Record, labels: Sequence[str]) -> Bead:
         "title": _text(d.get("title")).strip() or d["id"],
         "description": _description(d),
         "acceptance": [Criterion(text=text) for text in criteria(d.get("acceptance_criteria"))],
-        "kind": kind(d.get("issue_type")),
+        "kind": _mayor_kind(d) or kind(d.get("issue_type")),
         "priority": priority(d.get("priority")),
         "labels": list(dict.fromkeys(labels)),
         "estimate_minutes": _minutes(d.get("estimated_minutes")),
@@ -437,13 +450,17 @@ def _beads_bead(record: Record, labels: Sequence[str]) -> Bead:
         raise record.fail(_problem(exc)) from None
 
 
-def _attach(edge: Edge, beads: Mapping[str, Bead], existing: Mapping[str, Bead], out: Imported) -> bool:
+def _attach(
+    edge: Edge, beads: Mapping[str, Bead], existing: Mapping[str, Bead], pinned: set[str], out: Imported
+) -> bool:
     """Put one edge on its bead: a dep, a link or an external link. False if it has no place."""
     bead = beads.get(edge.issue)
     if bead is None or edge.target == edge.issue:
         return False
     known = edge.target in beads or edge.target in existing
-    if edge.type == "blocks" and known:
+    if edge.metadata is not None:
+        bead.source.setdefault("edge_metadata", {})[f"{edge.type} {edge.target}"] = edge.metadata
+    if edge.type == "blocks" and known and edge.target not in pinned:
         bead.deps.append(edge.target)
         out.deps += 1
     else:
@@ -504,4 +521,26 @@ def _source(d: Mapping[str, Any]) -> dict[str, Any]:
     source: dict[str, Any] = {"system": "beads", "id": d["id"], "status": _text(d.get("status")) or "open"}
     source["issue_type"] = _text(d.get("issue_type")) or "task"
     source.update({name: d[name] for name in BEADS_KEPT if d.get(name) not in _EMPTY})
+    for name in ("pinned", "ephemeral", "is_template"):  # 1 in a backup folder, true in an export
+        if name in source:
+            source[name] = bd.flag(source[name])
+    if isinstance(source.get("metadata"), str):
+        source["metadata"] = _json_object(source["metadata"]) or source["metadata"]
     return source
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _mayor_kind(d: Mapping[str, Any]) -> str | None:
+    """The kind that ``mayor export --to beads`` keeps in ``metadata.mayor_kind`` (beads knows no such type)."""
+    metadata = d.get("metadata")
+    if isinstance(metadata, str):
+        metadata = _json_object(metadata)
+    value = metadata.get("mayor_kind") if isinstance(metadata, dict) else None
+    return kind(value) if isinstance(value, str) and value.strip() else None

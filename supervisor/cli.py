@@ -151,6 +151,17 @@ def import_(
     return cmd.run(path=path, source=source, as_json=as_json)
 
 
+@app.command(name="export")
+def export_(
+    path: Annotated[str, typer.Argument(metavar="FILE", help="The JSONL file to write (replaced if it exists).")],
+    target: Annotated[str, typer.Option("--to", help="beads: one issue a line, as `bd import` reads.")] = "beads",
+) -> int:
+    """Write every bead to a file another tracker reads."""
+    from supervisor.commands import export as cmd
+
+    return cmd.run(path=path, target=target)
+
+
 @app.command(name="list")
 def list_(
     status: Annotated[Multi, typer.Option("--status", help="Only beads in this status (repeat).")] = None,
