@@ -137,7 +137,7 @@ def _every_first_parent_commit_passes_in_a_fresh_clone(root: Path, tmp_path: Pat
     venv = _venv(tmp_path / "clone-venv")
     _pip_editable(venv, clone)
     base = git(root, "rev-list", "--max-parents=0", "main")
-    for commit in first_parents(root):
+    for commit, _, _ in first_parents(root):
         if commit == base or not git(root, "ls-tree", "--name-only", commit, "src"):
             continue
         git(clone, "checkout", "-q", "--detach", commit)
