@@ -396,9 +396,11 @@ def test_codex_writes_and_commits_in_a_linked_worktree(codex: str, place: Place,
             place.run.parent / "codex.jsonl",
         )  # fmt: skip
         calls = fake.calls_for("mr-cx1")
+    outputs = "\n".join(o["output"] for c in calls for o in c.outputs())
     assert ran.code == 0, ran.explain()
-    assert (place.worktree / "mr-cx1.txt").read_text() == "written by codex\n"
-    assert place.log() == ["mr-cx1: add file", "initial"] and (place.run / "result.json").exists()
+    assert (place.worktree / "mr-cx1.txt").read_text() == "written by codex\n", outputs
+    assert place.log() == ["mr-cx1: add file", "initial"], f"the sandbox kept git out?\n{outputs}"
+    assert (place.run / "result.json").exists(), outputs
     assert not (place.outside / "escape.txt").exists()
     assert "Read-only file system" in calls[3].outputs()[-1]["output"]  # the sandbox refused it
     assert "Work on bead mr-cx1." in calls[0].user_texts()  # the prompt came on stdin
