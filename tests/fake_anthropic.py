@@ -33,9 +33,19 @@ last breakpoint, and ``input_tokens`` what follows. Tokens are bytes / 4, plus t
 Anthropic-defined tools (``bash_*``, ``text_editor_*``). Prefixes under ``min_cacheable_tokens``
 are not cached (0 by default, so small test prompts still show the effect).
 
+**Streaming** (``stream: true``, what Claude Code asks for): Server-Sent Events in chunked
+encoding, ``message_start`` (empty content, the input usage, ``output_tokens: 1``), ``ping``, per
+block ``content_block_start``/``_delta`` (``text_delta``, ``input_json_delta``)/``_stop``,
+``message_delta`` (stop reason, the final usage) and ``message_stop``. ``cut(step, after=N)``
+drops the connection after N events (unstreamed: before any answer); ``error(..., midstream=True)``
+sends ``event: error`` after ``message_start``. Besides ``/v1/messages`` it answers
+``/v1/messages/count_tokens`` and ``HEAD``/``GET /api/hello`` (Claude Code's connection warm-up);
+``keys=[...]`` makes it refuse other keys with the API's 401; ``requests`` lists every route hit.
+
 **Checks on requests**, as the API makes them, answered 400/401 like the API: a key and an
 ``anthropic-version`` header; ``model``, ``max_tokens`` and ``messages``; roles that alternate
-from ``user``; at most 4 cache breakpoints; every ``tool_use`` answered by a ``tool_result``
+from ``user`` (``system`` messages after the first, which Claude Code sends, are skipped); at
+most 4 cache breakpoints; every ``tool_use`` answered by a ``tool_result``
 (first in the next user message) and no ``tool_result`` without its ``tool_use``.
 """
 
