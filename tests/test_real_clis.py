@@ -342,7 +342,7 @@ def test_claude_bypass_permissions_as_root_needs_is_sandbox(claude: str, place: 
 # -- Codex ----------------------------------------------------------------------------------------
 
 
-def codex_argv(codex: str, fake: FakeOpenAI, place: Place, *extra: str) -> list[str]:
+def codex_argv(codex: str, fake: FakeOpenAI, place: Place, *extra: str, roots: list[Path] | None = None) -> list[str]:
     """The unattended command line: a provider at the fake server, no retries, nothing fetched
     (plugins), the workspace-write sandbox with the worktree's git folders and the run folder
     writable and /tmp not (so the tests' temporary folders are not all writable), prompt on stdin."""
@@ -350,13 +350,13 @@ def codex_argv(codex: str, fake: FakeOpenAI, place: Place, *extra: str) -> list[
         f'{{name="fake", base_url="{fake.url}", env_key="FAKE_OPENAI_KEY", wire_api="responses", '
         "request_max_retries=0, stream_max_retries=0}"
     )
-    roots = json.dumps([str(place.common_dir), str(place.gitdir), str(place.run)])
+    writable = [place.common_dir, place.gitdir, place.run] if roots is None else roots
     config = {
         "model_provider": '"fake"',
         "model_providers.fake": provider,
         "analytics.enabled": "false",
         "check_for_update_on_startup": "false",
-        "sandbox_workspace_write.writable_roots": roots,
+        "sandbox_workspace_write.writable_roots": json.dumps([str(p) for p in writable]),
         "sandbox_workspace_write.exclude_slash_tmp": "true",
         "sandbox_workspace_write.exclude_tmpdir_env_var": "true",
     }
@@ -421,6 +421,19 @@ def test_codex_writes_and_commits_in_a_linked_worktree(codex: str, place: Place,
     assert ran.of("item.completed")[-1]["item"] == {"id": "item_" + str(len(ran.of("item.completed")) - 1),
                                                     "type": "agent_message", "text": "Done: committed mr-cx1.txt."}  # fmt: skip
     assert_shaped_like(done, "codex/success_with_command.jsonl")
+
+
+def test_codex_sandbox_keeps_a_linked_worktrees_gitdir_read_only(codex: str, place: Place, codex_home: Path) -> None:
+    """workspace-write protects the gitdir a worktree's ``.git`` file points to, even when the
+    common dir is a writable root: both must be listed (the test above)."""
+    commit = "printf 'x\\n' > mr-cx3.txt && git add -A && git commit -qm 'mr-cx3'"
+    with FakeOpenAI({"mr-cx3": [exec_command(commit), say("Could not commit.")]}) as fake:
+        argv = codex_argv(codex, fake, place, roots=[place.common_dir, place.run])
+        ran = run_cli(argv, place.worktree, codex_env(fake, place), "Bead mr-cx3.", place.run / "codex.jsonl")
+        output = fake.calls_for("mr-cx3")[-1].outputs()[0]["output"]
+    assert ran.code == 0, ran.explain()
+    assert (place.worktree / "mr-cx3.txt").exists() and place.log() == ["initial"]
+    assert f"Unable to create '{place.gitdir}/index.lock': Read-only file system" in output
 
 
 @pytest.mark.parametrize(
