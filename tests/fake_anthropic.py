@@ -543,8 +543,8 @@ def stream_events(message: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]
             yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
         yield "content_block_stop", {"type": "content_block_stop", "index": index}
     final_usage = {k: usage[k] for k in _USAGE_FIELDS if k in usage}
-    delta = {"stop_reason": message["stop_reason"], "stop_sequence": None}
-    yield "message_delta", {"type": "message_delta", "delta": delta, "usage": final_usage}
+    stopped = {"stop_reason": message["stop_reason"], "stop_sequence": None}
+    yield "message_delta", {"type": "message_delta", "delta": stopped, "usage": final_usage}
     yield "message_stop", {"type": "message_stop"}
 
 

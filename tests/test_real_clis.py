@@ -21,7 +21,7 @@ import pwd
 import shutil
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,11 +165,13 @@ def fixture_event(path: str, kind: str) -> dict[str, Any] | None:
     return [e for e in found if e.get("type") == kind][-1]
 
 
-def assert_shaped_like(event: Mapping[str, Any], path: str, *, ignore: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+def assert_shaped_like(event: Mapping[str, Any], path: str, *, ignore: Collection[str] = ()) -> None:
     """``event`` has every top-level field that the recorded real event of its type has."""
     recorded = fixture_event(path, str(event.get("type")))
     if recorded is not None:
-        assert set(recorded) - set(event) - ignore == set(), f"fields the recording has and this run lacks ({path})"
+        assert set(recorded) - set(event) - set(ignore) == set(), (
+            f"fields the recording has and this run lacks ({path})"
+        )
 
 
 # -- Claude Code ----------------------------------------------------------------------------------
