@@ -300,7 +300,11 @@ def test_claude_cut_stream_falls_back_to_an_unstreamed_request(claude: str, plac
     seen = [(c.streamed, c.cut, c.status) for c in calls]
     assert ran.code == 0, f"{seen}\n{ran.explain()}"
     assert seen == [(True, True, 200), (False, False, 200)], ran.explain()
-    assert ran.result["result"] == "Recovered." and {k: ran.result["usage"][k] for k in TOKENS} == USAGE
+    assert ran.result["result"] == "Recovered."
+    # The cut stream's message_start usage (its input tokens and output_tokens 1) counts or not,
+    # depending on timing: seen both ways, the second under load.
+    with_cut = {k: 2 * v for k, v in USAGE.items()} | {"output_tokens": USAGE["output_tokens"] + 1}
+    assert {k: ran.result["usage"][k] for k in TOKENS} in (USAGE, with_cut)
 
 
 def test_claude_cut_streams_end_in_an_api_error(claude: str, place: Place, tmp_path: Path) -> None:
