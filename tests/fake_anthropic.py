@@ -33,25 +33,37 @@ last breakpoint, and ``input_tokens`` what follows. Tokens are bytes / 4, plus t
 Anthropic-defined tools (``bash_*``, ``text_editor_*``). Prefixes under ``min_cacheable_tokens``
 are not cached (0 by default, so small test prompts still show the effect).
 
+**Streaming** (``stream: true``, what Claude Code asks for): Server-Sent Events in chunked
+encoding, ``message_start`` (empty content, the input usage, ``output_tokens: 1``), ``ping``, per
+block ``content_block_start``/``_delta`` (``text_delta``, ``input_json_delta``)/``_stop``,
+``message_delta`` (stop reason, the final usage) and ``message_stop``. ``cut(step, after=N)``
+drops the connection after N events (unstreamed: before any answer); ``error(..., midstream=True)``
+sends ``event: error`` after ``message_start``. Besides ``/v1/messages`` it answers
+``/v1/messages/count_tokens`` and ``HEAD``/``GET /api/hello`` (Claude Code's connection warm-up);
+``keys=[...]`` makes it refuse other keys with the API's 401; ``requests`` lists every route hit.
+
 **Checks on requests**, as the API makes them, answered 400/401 like the API: a key and an
 ``anthropic-version`` header; ``model``, ``max_tokens`` and ``messages``; roles that alternate
-from ``user``; at most 4 cache breakpoints; every ``tool_use`` answered by a ``tool_result``
+from ``user`` (``system`` messages after the first, which Claude Code sends, are skipped); at
+most 4 cache breakpoints; every ``tool_use`` answered by a ``tool_result``
 (first in the next user message) and no ``tool_result`` without its ``tool_use``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
 import re
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Union
+
+from tests.fake_http import EventStream, ThreadServer, request_id, send_json
 
 EDITOR = "str_replace_based_edit_tool"
 LOOKBACK_BLOCKS = 20
@@ -87,6 +99,11 @@ class Step:
     """Seconds to wait before answering (a slow model)."""
     usage: Mapping[str, int] | None = None
     """Usage to report instead of the simulated one."""
+    cut_after: int | None = None
+    """Drop the connection after this many events of a streamed answer (a stream cut short); a
+    request that did not ask for a stream gets no answer at all."""
+    midstream: bool = False
+    """Streamed error answers only: a 200 whose stream starts, then carries the error event."""
 
 
 Script = Union[Sequence[Step], Callable[["Call"], Step]]  # noqa: UP007 - a runtime alias; "Call" is defined below
@@ -117,12 +134,23 @@ def edit(command: str, path: str, *, text: str | None = None, **fields: Any) -> 
     return tool(EDITOR, {"command": command, "path": path, **fields}, text=text)
 
 
-def error(status: int, message: str = "", *, retry_after: float | None = None, **headers: str) -> Step:
-    """An error answer in the API's shape (``{"type": "error", "error": {type, message}}``)."""
+def error(
+    status: int, message: str = "", *, retry_after: float | None = None, midstream: bool = False, **headers: str
+) -> Step:
+    """An error answer in the API's shape (``{"type": "error", "error": {type, message}}``).
+    ``midstream``: to a streamed request, a 200 whose stream starts and then sends ``event: error``
+    with that body (how the API reports an overload met while streaming)."""
     found = tuple((k.replace("_", "-"), v) for k, v in headers.items())
     if retry_after is not None:
         found += (("retry-after", f"{retry_after:g}"),)
-    return Step(status=status, message=message or f"fake {ERROR_TYPES.get(status, 'api_error')}", headers=found)
+    text = message or f"fake {ERROR_TYPES.get(status, 'api_error')}"
+    return Step(status=status, message=text, headers=found, midstream=midstream)
+
+
+def cut(step: Step, after: int = 3) -> Step:
+    """``step`` with the connection dropped after ``after`` events of its stream (no
+    ``message_stop``); unstreamed, the connection drops before any answer."""
+    return dataclasses.replace(step, cut_after=after)
 
 
 def rate_limited(retry_after: float = 0.05) -> Step:
@@ -155,6 +183,12 @@ class Call:
     """Requests of this conversation answered before this one (errors included)."""
     status: int = 200
     response: dict[str, Any] = field(default_factory=dict)
+    cut: bool = False
+    """A streamed answer whose connection was dropped before its end."""
+
+    @property
+    def streamed(self) -> bool:
+        return self.body.get("stream") is True
 
     @property
     def turn(self) -> int:
@@ -163,7 +197,8 @@ class Call:
 
     @property
     def usage(self) -> dict[str, int] | None:
-        return self.response.get("usage") if self.status == 200 else None
+        """The usage answered (None for an error or a stream cut short)."""
+        return self.response.get("usage") if self.status == 200 and not self.cut else None
 
     @property
     def first_user_text(self) -> str:
@@ -172,8 +207,8 @@ class Call:
 
     def tool_results(self) -> list[dict[str, Any]]:
         """The ``tool_result`` blocks of the last user message (what the agent sent back)."""
-        messages = self.body.get("messages") or [{}]
-        return [b for b in _blocks(messages[-1].get("content")) if b.get("type") == "tool_result"]
+        users = [m for m in self.body.get("messages") or [] if m.get("role") == "user"] or [{}]
+        return [b for b in _blocks(users[-1].get("content")) if b.get("type") == "tool_result"]
 
     def shared_prefix(self) -> bytes:
         """The request's tools and system blocks up to the last system breakpoint, as sent
@@ -264,15 +299,19 @@ def _prompt_units(body: dict[str, Any]) -> tuple[list[tuple[bytes, float]], list
 # -- checks the API makes -------------------------------------------------------------------------
 
 
-def request_problem(body: Any, headers: Mapping[str, str]) -> tuple[int, str] | None:
-    """Why the real API would refuse this request (status, message), or None."""
+def request_problem(body: Any, headers: Mapping[str, str], *, count: bool = False) -> tuple[int, str] | None:
+    """Why the real API would refuse this request (status, message), or None (``count``: a
+    count_tokens request, which has no ``max_tokens``)."""
     if not (headers.get("x-api-key") or headers.get("authorization")):
         return 401, "x-api-key header is required"
     if not headers.get("anthropic-version"):
         return 400, "anthropic-version: header is required"
     if not isinstance(body, dict):
         return 400, "the body must be a JSON object"
-    for name, kind in (("model", str), ("max_tokens", int), ("messages", list)):
+    required = (
+        (("model", str), ("messages", list)) if count else (("model", str), ("max_tokens", int), ("messages", list))
+    )
+    for name, kind in required:
         if not isinstance(body.get(name), kind):
             return 400, f"{name}: Field required"
     return _messages_problem(body["messages"]) or _breakpoints_problem(body)
@@ -282,10 +321,14 @@ def _messages_problem(messages: list[Any]) -> tuple[int, str] | None:
     if not messages:
         return 400, "messages: at least one message is required"
     pending: set[str] = set()
+    turns = 0
     for index, message in enumerate(messages):
         role = message.get("role")
-        if role != ("user" if index % 2 == 0 else "assistant"):
+        if role == "system" and index > 0:  # system text between turns (Claude Code sends it)
+            continue
+        if role != ("user" if turns % 2 == 0 else "assistant"):
             return 400, f"messages.{index}.role: roles must alternate, starting with user (got {role!r})"
+        turns += 1
         blocks = _blocks(message.get("content"))
         if not blocks:
             return 400, f"messages.{index}: content must be non-empty"
@@ -315,7 +358,9 @@ def _breakpoints_problem(body: dict[str, Any]) -> tuple[int, str] | None:
 
 
 class FakeAnthropic:
-    """The fake API: start it (``with`` or :meth:`start`), point the SDK at :meth:`env`."""
+    """The fake API: start it (``with`` or :meth:`start`), point the SDK at :meth:`env`.
+
+    ``keys``: the API keys it accepts (any, when None); another gets the API's 401."""
 
     def __init__(
         self,
@@ -324,32 +369,27 @@ class FakeAnthropic:
         *,
         min_cacheable_tokens: int = 0,
         cache_ttl_s: float = 300.0,
+        keys: Collection[str] | None = None,
     ) -> None:
         self.scripts: dict[str, Script] = dict(scripts or {})
         self.default = default
+        self.keys = None if keys is None else set(keys)
         self.cache = PromptCache(min_cacheable_tokens, cache_ttl_s)
         self.calls: list[Call] = []
+        self.requests: list[tuple[str, str]] = []
+        """Every request as (method, path), /v1/messages and the others."""
         self.lock = threading.Lock()
         self._served: dict[str, int] = {}
         self._ids = itertools.count(1)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server = ThreadServer(type("Handler", (_Handler,), {"fake": self}), "fake-anthropic")
 
     # -- lifecycle
     def start(self) -> FakeAnthropic:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = _Server(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="fake-anthropic", daemon=True
-        )
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._server.stop()
 
     def __enter__(self) -> FakeAnthropic:
         return self.start()
@@ -359,8 +399,7 @@ class FakeAnthropic:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "the fake server is not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self._server.port}"
 
     def env(self) -> dict[str, str]:
         """What a process needs to talk to this server through the real SDK."""
@@ -391,7 +430,7 @@ class FakeAnthropic:
             body = json.loads(raw)
         except ValueError:
             body = None
-        problem = request_problem(body, headers)
+        problem = self._key_problem(headers) or request_problem(body, headers)
         with self.lock:
             call = Call(len(self.calls), raw, body if isinstance(body, dict) else {}, headers)
             self.calls.append(call)
@@ -406,6 +445,12 @@ class FakeAnthropic:
             script = self.scripts.get(call.key) if call.key is not None else self.default
         step = self._step(script, call)
         return call, step, None
+
+    def _key_problem(self, headers: Mapping[str, str]) -> tuple[int, str] | None:
+        given = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
+        if self.keys is None or not given or given in self.keys:
+            return None
+        return 401, "invalid x-api-key"
 
     def _key(self, text: str) -> str | None:
         found = [k for k in self.scripts if re.search(rf"(?<![\w-]){re.escape(k)}(?![\w-])", text)]
@@ -448,13 +493,62 @@ class FakeAnthropic:
             "usage": usage,
         }
 
+    def count_tokens(self, raw: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        """``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``, the prompt counted as by
+        the usage (bytes / 4 and the tools' own tokens), nothing cached."""
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        problem = self._key_problem(headers) or request_problem(body, headers, count=True)
+        if problem is not None:
+            return problem[0], _error_body(*problem)
+        units, _ = _prompt_units(body)
+        return 200, {"input_tokens": int(sum(len(unit) / 4 + extra for unit, extra in units))}
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up (a killed agent)
-            super().handle_error(request, client_address)
+TEXT_PIECE, JSON_PIECE = 24, 40
+"""Characters per text_delta and per input_json_delta of a streamed answer."""
+
+
+def stream_events(message: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A message as the API streams it: ``message_start`` (empty content, the input usage and
+    ``output_tokens: 1``), ``ping``, each block's ``content_block_start``/``_delta``/``_stop``,
+    ``message_delta`` (stop reason and the final usage, cumulative) and ``message_stop``."""
+    usage = message["usage"]
+    started = {
+        **message,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {**usage, "output_tokens": 1},
+    }
+    yield "message_start", {"type": "message_start", "message": started}
+    yield "ping", {"type": "ping"}
+    for index, block in enumerate(message["content"]):
+        if block.get("type") == "tool_use":
+            opened = {**block, "input": {}}
+            kind, field_, text, size = (
+                "input_json_delta",
+                "partial_json",
+                json.dumps(block.get("input", {})),
+                JSON_PIECE,
+            )
+        else:
+            opened = {**block, "text": ""}
+            kind, field_, text, size = "text_delta", "text", str(block.get("text", "")), TEXT_PIECE
+        yield "content_block_start", {"type": "content_block_start", "index": index, "content_block": opened}
+        for at in range(0, len(text), size):
+            delta = {"type": kind, field_: text[at : at + size]}
+            yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+        yield "content_block_stop", {"type": "content_block_stop", "index": index}
+    final_usage = {k: usage[k] for k in _USAGE_FIELDS if k in usage}
+    stopped = {"stop_reason": message["stop_reason"], "stop_sequence": None}
+    yield "message_delta", {"type": "message_delta", "delta": stopped, "usage": final_usage}
+    yield "message_stop", {"type": "message_stop"}
+
+
+_USAGE_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -464,15 +558,33 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
 
+    def do_HEAD(self) -> None:
+        self._get(head=True)
+
     def do_GET(self) -> None:
-        self._send(404, _error_body(404, f"no route GET {self.path}"))
+        self._get(head=False)
+
+    def _get(self, *, head: bool) -> None:
+        """``/api/hello``: Claude Code's connection warm-up (a HEAD at startup; any answer will do)."""
+        with self.fake.lock:
+            self.fake.requests.append((self.command, self.path))
+        if self.path.split("?")[0] == "/api/hello":
+            self._send(200, {}, head=head)
+        else:
+            self._send(404, _error_body(404, f"no route {self.command} {self.path}"), head=head)
 
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-        if self.path.split("?")[0] != "/v1/messages":
+        route = self.path.split("?")[0]
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        with self.fake.lock:
+            self.fake.requests.append((self.command, self.path))
+        if route == "/v1/messages/count_tokens":
+            self._send(*self.fake.count_tokens(raw, headers))
+            return
+        if route != "/v1/messages":
             self._send(404, _error_body(404, f"no route POST {self.path}"))
             return
-        headers = {k.lower(): v for k, v in self.headers.items()}
         call, step, problem = self.fake.answer(raw, headers)
         if problem is not None:
             call.response = _error_body(*problem)
@@ -483,25 +595,45 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(step.delay)
         if step.status != 200:
             call.status, call.response = step.status, _error_body(step.status, step.message)
-            self._send(step.status, call.response, dict(step.headers))
+            if step.midstream and call.streamed:
+                self._stream_error(call, step)
+            else:
+                self._send(step.status, call.response, dict(step.headers))
             return
         call.response = self.fake.reply(call, step)
-        self._send(200, call.response, dict(step.headers))
+        if call.streamed:
+            self._stream(call, step)
+        elif step.cut_after is not None:  # no answer at all: the connection drops
+            call.cut = True
+            EventStream.hang_up(self)
+        else:
+            self._send(200, call.response, dict(step.headers))
 
-    def _send(self, status: int, body: dict[str, Any], headers: Mapping[str, str] = {}) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.send_header("request-id", f"req_fake_{time.monotonic_ns():x}")
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+    def _stream(self, call: Call, step: Step) -> None:
+        headers = {"request-id": request_id(), **dict(step.headers)}
+        stream = EventStream(self, headers, cut_after=step.cut_after, on_cut=lambda: setattr(call, "cut", True))
+        for event, data in stream_events(call.response):
+            if not stream.send(event, data):
+                return
+        stream.end()
+
+    def _stream_error(self, call: Call, step: Step) -> None:
+        stream = EventStream(self, {"request-id": request_id(), **dict(step.headers)})
+        started = next(stream_events(self.fake.reply(call, final(""))))
+        stream.send(*started)
+        stream.send("error", call.response)
+        stream.end()
+
+    def _send(self, status: int, body: dict[str, Any], headers: Mapping[str, str] = {}, *, head: bool = False) -> None:
+        send_json(self, status, body, {"request-id": request_id(), **headers}, head=head)
 
 
 def _error_body(status: int, message: str) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message}}
+    return {
+        "type": "error",
+        "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message},
+        "request_id": request_id(),
+    }
 
 
 def serve(
