@@ -411,6 +411,7 @@ def test_agent_moving_the_target_ref_itself_lands_once_through_the_queue(repo: P
     rogue = script(
         tmp_path / "agents" / "rogue.sh",
         """
+        unset GIT_CONFIG_COUNT  # hostile: past mayor's hooks, so the guard behind them is tested
         echo "rogue work" > rogue.txt
         git add rogue.txt && git commit -q -m "rogue work"
         git update-ref refs/heads/main HEAD
@@ -440,6 +441,7 @@ def test_agent_checking_out_the_target_in_its_worktree_lands_once(repo: Path, tm
     rogue = script(
         tmp_path / "agents" / "rogue.sh",
         """
+        unset GIT_CONFIG_COUNT  # hostile: past mayor's hooks, so the guard behind them is tested
         git checkout -q main
         echo "on main directly" > direct.txt
         git add direct.txt && git commit -q -m "direct commit on main"
@@ -470,6 +472,7 @@ def test_agent_moving_the_target_while_another_bead_lands(repo: Path, tmp_path: 
     rogue = script(
         tmp_path / "agents" / "rogue.sh",
         f"""
+        unset GIT_CONFIG_COUNT  # hostile: past mayor's hooks, so the guard behind them is tested
         echo BROKEN > state.txt
         git add state.txt && git commit -q -m "rogue: broken step"
         echo fine > state.txt
@@ -511,6 +514,7 @@ def test_agent_forcing_the_target_back_loses_no_landed_bead(repo: Path, tmp_path
     rogue = script(
         tmp_path / "agents" / "rogue.sh",
         """
+        unset GIT_CONFIG_COUNT  # hostile: past mayor's hooks, so the guard behind them is tested
         echo mine > mine.txt
         git add mine.txt && git commit -q -m "rogue: mine"
         for i in $(seq 1 600); do

@@ -20,6 +20,7 @@ from supervisor.run import evidence, outcomes
 from supervisor.run.agentproc import AgentProcess, StopReason
 from supervisor.run.beadstate import begin_attempt, current, end_attempt, modify
 from supervisor.run.context import RunContext
+from supervisor.run.hooks import agent_git_env
 from supervisor.run.judge import judge
 from supervisor.run.outcomes import Failure, last_counted
 from supervisor.run.spend import account, check_budget, stopped_by_run_budget
@@ -146,6 +147,7 @@ class AttemptRunner:
             "MAYOR_WORKTREE": str(path),
             "MAYOR_CONTEXT_FILE": str(state_dir / "context.md"),
             "MAYOR_LIMITER_DIR": str(state_dir / "limiter"),
+            **agent_git_env(ctx.hooks),
         }
 
     def _stop(self, bead_id: str) -> StopReason | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import queue
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from beads.models import Bead, BeadSummary
 from beads.store import Store
@@ -18,9 +19,11 @@ from supervisor.config import AgentConfig, Config, parse_duration
 from supervisor.events import EventLog
 from supervisor.repo import Repo
 from supervisor.run.budget import Budget
+from supervisor.run.hooks import user_hooks_dir, write_hooks
 from supervisor.run.merge_queue import MergeQueue
 from supervisor.run.state import RunState
 from supervisor.run.target_guard import TargetGuard
+from supervisor.run.target_watch import TargetWatch
 from supervisor.run.worktrees import Pool, pool_dir
 
 
@@ -125,6 +128,17 @@ class RunContext:
             path=self.pool.base / "merge",
             make=self.pool.make,
         )
+
+    @cached_property
+    def watch(self) -> TargetWatch:
+        """Used by the merge thread, then by the main thread once the merge thread has ended."""
+        return TargetWatch(self.repo.root, self.opts.target, self.events)
+
+    @cached_property
+    def hooks(self) -> Path:
+        """The git hooks every git command of an agent runs (see :mod:`supervisor.run.hooks`)."""
+        folder = self.repo.mayor_dir / "state" / "agent-hooks"
+        return write_hooks(folder, self.opts.target, user_hooks_dir(self.repo.root))
 
     @cached_property
     def guard(self) -> TargetGuard:

@@ -46,6 +46,10 @@ class Lander:
 
     def _main(self) -> None:
         ctx = self.ctx
+        try:
+            ctx.watch.verify()  # the tip this run starts from
+        except BaseException as exc:
+            ctx.state.fail(exc)
         while True:
             bead_id = ctx.merge_q.get()
             if bead_id is None:
@@ -65,6 +69,8 @@ class Lander:
             return
         n = current(bead).n if bead.attempts else None
         run_dir = ctx.repo.run_dir(bead_id, n or 0)
+        ctx.guard_target()  # first undo what running agents put on the target, then:
+        ctx.watch.verify()  # every landing of this run still there, the target moved only forward
         try:
             landing = ctx.queue.land(bead, run_dir)
         except BranchGone as gone:

@@ -87,6 +87,7 @@ def merged(ctx: RunContext, bead: Bead, n: int | None, commit: str) -> None:
 
     modify(ctx.store, bead.id, change)
     ctx.events.emit(EventType.MERGED, bead.id, n, commit=commit, files=files)
+    ctx.watch.landed(commit)
 
 
 def last_counted(bead: Bead, before: int) -> Attempt | None:

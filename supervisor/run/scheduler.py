@@ -76,6 +76,7 @@ class Scheduler:
                 ctx.events.emit(EventType.SLING_STOPPED, reason="error")
                 raise
             lander.stop()
+            ctx.watch.verify()  # an agent may move the target after the last landing too
             ctx.events.emit(EventType.SLING_STOPPED, reason="done")
             return verdict(ctx)
 

@@ -1,0 +1,129 @@
+"""Agents that go for the target: refused by mayor's hooks, caught by the target watch behind them.
+
+Real git, real processes: each attack is a bash agent. Whatever it does, every first-parent
+commit on the target passes the gate, every merged bead's landing is on the target, and the run
+says what happened.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.sling_helpers import (
+    add_bead,
+    assert_target_green,
+    bead,
+    configure,
+    events,
+    git,
+    landing_commits,
+    of,
+    script,
+    sling,
+)
+
+GATE = "! grep -rqsx BROKEN --exclude-dir=.git ."
+
+
+@pytest.fixture
+def repo(mayor_repo: Path) -> Path:
+    with open(mayor_repo / ".git" / "info" / "exclude", "a") as out:
+        out.write(".mayor/\n")
+    return mayor_repo
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "git update-ref refs/heads/main HEAD",
+        'git update-ref refs/heads/main "$(git commit-tree -p main -m sneaky "$(git write-tree)")"',
+        "git push -q . HEAD:main",
+        "git branch -f main HEAD",
+        'git -C "$MAYOR_ROOT" merge -q --ff-only "$(git rev-parse HEAD)"',
+        "for i in $(seq 1 520); do git commit -q --allow-empty -m c$i; done; git update-ref refs/heads/main HEAD",
+    ],
+    ids=["update-ref", "commit-tree", "push-dot", "branch-f", "in-users-checkout", "520-commits"],
+)
+def test_a_careless_agent_cannot_move_the_target(repo: Path, tmp_path: Path, attack: str) -> None:
+    agent = script(
+        tmp_path / "agents" / "careless.sh",
+        f"""
+        echo BROKEN > first.txt && git add first.txt && git commit -q -m "a broken first step"
+        git rm -q first.txt && echo fine > work.txt && git add work.txt && git commit -q -m "then the work"
+        if {attack}; then echo "the attack went through" > "$MAYOR_RUN_DIR/attack"; fi
+        """,
+    )
+    configure(repo, {"careless": agent}, gate=GATE)
+    add_bead(repo, "c1")
+    base = git(repo, "rev-parse", "main")
+
+    out = sling(repo)
+
+    assert out.returncode == 0, out.stderr
+    log = (repo / ".mayor" / "runs" / "c1" / "1" / "agent.log").read_text()
+    refusals = (
+        "mayor: refused: an agent may not move main",
+        "refusing to update checked out branch",
+        "cannot force update",
+    )
+    assert any(r in log for r in refusals), log  # mayor's hook, or git's own guard of a checked-out branch
+    assert not (repo / ".mayor" / "runs" / "c1" / "1" / "attack").exists()
+    assert bead(repo, "c1").status == "merged" and len(landing_commits(repo, "c1")) == 1
+    assert not of(events(repo), "target_restored"), "the hook should have stopped it before the guard"
+    assert_target_green(repo, GATE, since=base)
+
+
+def test_an_agent_that_strips_the_hooks_and_rewinds_the_target_is_put_right(repo: Path, tmp_path: Path) -> None:
+    """After a landing, a hostile agent moves main back past it: the landing must not vanish."""
+    early = script(tmp_path / "agents" / "early.sh", 'echo early > early.txt && git add -A && git commit -qm "early"\n')
+    rewind = script(
+        tmp_path / "agents" / "rewind.sh",
+        """
+        unset GIT_CONFIG_COUNT
+        for i in $(seq 1 600); do
+            grep -q '"merged", "bead": "early"' "$MAYOR_ROOT/.mayor/events.jsonl" && break
+            sleep 0.05
+        done
+        git -C "$MAYOR_ROOT" update-ref refs/heads/main main~1
+        echo late > late.txt && git add -A && git commit -qm "late"
+        """,
+    )
+    configure(repo, {"early": early, "rewind": rewind}, gate=GATE)
+    add_bead(repo, "early", agent="early", priority=0)
+    add_bead(repo, "late", agent="rewind", priority=1)
+    base = git(repo, "rev-parse", "main")
+
+    out = sling(repo, "-j", "2")
+
+    assert out.returncode == 0, out.stderr
+    restored = [e for e in of(events(repo), "target_restored") if e["data"].get("restored")]
+    assert restored, "the rewind went unnoticed"
+    assert "was moved back" in out.stderr
+    for bead_id in ("early", "late"):
+        assert bead(repo, bead_id).status == "merged"
+        assert len(landing_commits(repo, bead_id)) == 1, f"{bead_id}'s landing is not on main"
+    assert_target_green(repo, GATE, since=base)
+
+
+def test_the_users_own_hooks_still_run_for_agents(repo: Path, tmp_path: Path) -> None:
+    hooks = repo / ".git" / "hooks"
+    (hooks / "commit-msg").write_text('#!/bin/sh\ngrep -q "^feat" "$1" || { echo "use feat: messages" >&2; exit 1; }\n')
+    (hooks / "commit-msg").chmod(0o755)
+    agent = script(
+        tmp_path / "agents" / "a.sh",
+        """
+        echo x > x.txt && git add x.txt
+        if git commit -q -m "no prefix"; then echo "hook skipped" > "$MAYOR_RUN_DIR/skipped"; fi
+        git commit -q -m "feat: x"
+        """,
+    )
+    configure(repo, {"a": agent})
+    add_bead(repo, "h1")
+
+    out = sling(repo)
+
+    assert out.returncode == 0, out.stderr
+    assert not (repo / ".mayor" / "runs" / "h1" / "1" / "skipped").exists()
+    assert "use feat: messages" in (repo / ".mayor" / "runs" / "h1" / "1" / "agent.log").read_text()
