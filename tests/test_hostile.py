@@ -127,3 +127,79 @@ def test_the_users_own_hooks_still_run_for_agents(repo: Path, tmp_path: Path) ->
     assert out.returncode == 0, out.stderr
     assert not (repo / ".mayor" / "runs" / "h1" / "1" / "skipped").exists()
     assert "use feat: messages" in (repo / ".mayor" / "runs" / "h1" / "1" / "agent.log").read_text()
+
+
+def test_an_agent_that_deletes_its_worktrees_git_fails_alone_and_the_run_goes_on(repo: Path, tmp_path: Path) -> None:
+    wrecker = script(
+        tmp_path / "agents" / "wreck.sh",
+        """
+        if [ "$MAYOR_BEAD_ID" = wreck ] && [ "$MAYOR_ATTEMPT" = 1 ]; then rm -rf .git; exit 0; fi
+        echo "$MAYOR_BEAD_ID" > "out-$MAYOR_BEAD_ID.txt" && git add -A && git commit -qm "work $MAYOR_BEAD_ID"
+        """,
+    )
+    configure(repo, {"w": wrecker})
+    for bead_id in ("wreck", "fine1", "fine2"):
+        add_bead(repo, bead_id)
+
+    out = sling(repo, "-j", "1")
+
+    assert out.returncode == 0, out.stderr
+    wreck = bead(repo, "wreck")
+    assert wreck.status == "merged" and wreck.attempts[0].outcome == "failed"
+    assert "worktree" in (wreck.attempts[0].error or "")
+    assert {bead(repo, b).status for b in ("fine1", "fine2")} == {"merged"}
+
+
+def test_a_daemon_an_agent_leaves_behind_does_not_write_into_the_next_bead(repo: Path, tmp_path: Path) -> None:
+    agent = script(
+        tmp_path / "agents" / "d.sh",
+        """
+        if [ "$MAYOR_BEAD_ID" = first ]; then
+            setsid bash -c 'while true; do date > daemon-was-here.txt; sleep 0.05; done' </dev/null >/dev/null 2>&1 &
+        fi
+        echo "$MAYOR_BEAD_ID" > "out-$MAYOR_BEAD_ID.txt" && git add "out-$MAYOR_BEAD_ID.txt" && git commit -qm "$MAYOR_BEAD_ID"
+        sleep 0.3
+        """,
+    )
+    configure(repo, {"d": agent})
+    add_bead(repo, "first", priority=0)
+    add_bead(repo, "second", priority=1)
+    add_bead(repo, "third", priority=2)
+
+    out = sling(repo, "-j", "1")
+
+    assert out.returncode == 0, out.stderr
+    for sha in git(repo, "rev-list", "main").split():
+        files = git(repo, "show", "--name-only", "--format=", sha)
+        if "out-second.txt" in files or "out-third.txt" in files:
+            assert "daemon-was-here.txt" not in files, "a daemon of an earlier bead leaked into a later one"
+
+
+def test_a_dependency_added_while_a_bead_runs_still_orders_the_landings(repo: Path, tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    agent = script(
+        tmp_path / "agents" / "a.sh",
+        f"""
+        while [ ! -e {release}-$MAYOR_BEAD_ID ]; do sleep 0.05; done
+        echo "$MAYOR_BEAD_ID" > "out-$MAYOR_BEAD_ID.txt" && git add -A && git commit -qm "$MAYOR_BEAD_ID"
+        """,
+    )
+    configure(repo, {"a": agent})
+    add_bead(repo, "slow")
+    add_bead(repo, "quick")
+    from tests.sling_helpers import mayor, start_sling, wait_for
+
+    proc = start_sling(repo, "-j", "2")
+    try:
+        wait_for(lambda: bead(repo, "quick").status == "running", "quick to start")
+        assert mayor(repo, "dep", "add", "quick", "slow").returncode == 0
+        Path(f"{release}-quick").touch()
+        wait_for(lambda: bead(repo, "quick").status == "queued", "quick to be queued")
+        Path(f"{release}-slow").touch()
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out + err
+    landings = [e["bead"] for e in of(events(repo), "merged")]
+    assert landings == ["slow", "quick"], landings

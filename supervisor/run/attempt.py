@@ -13,7 +13,7 @@ from pathlib import Path
 from beads.models import Bead
 from supervisor import gitops
 from supervisor.agents import LaunchContext
-from supervisor.errors import MayorError
+from supervisor.errors import CommandError, MayorError
 from supervisor.events import EventType
 from supervisor.prompts import bead_fields, render
 from supervisor.run import evidence, outcomes
@@ -54,9 +54,10 @@ class AttemptRunner:
             ctx.opts.timeout, ctx.opts.idle_timeout, lambda: evidence.fingerprint(path), lambda: self._stop(bead.id)
         )
         ctx.events.emit(EventType.AGENT_EXITED, bead.id, n, code=exit_.code, reason=exit_.reason)
-        ctx.pool.unlock(self.slot)  # its process group is gone: a git lock it left would stop everything after
+        ctx.pool.evict(self.slot)  # a daemon the agent left (setsid) must not write into the next bead
         report = account(ctx, bead, agent)
         try:
+            ctx.pool.unlock(self.slot)  # its process group is gone: a git lock it left would stop everything after
             if exit_.reason in ("interrupted", "budget") or stopped_by_run_budget(ctx, agent, report):
                 outcomes.interrupted(ctx, bead.id)
             elif exit_.reason == "cancelled":
@@ -67,6 +68,10 @@ class AttemptRunner:
                 outcomes.passed(ctx, bead.id, n, report)
         except Failure as failure:
             outcomes.failed(ctx, bead.id, n, failure, agent.run_dir)
+        except CommandError as exc:  # the agent broke its worktree (its .git deleted or corrupted)
+            ctx.pool.discard(self.slot)
+            why = f"the agent left its worktree broken, so its work cannot be read: {str(exc)[:400]}"
+            outcomes.failed(ctx, bead.id, n, Failure("failed", why), agent.run_dir)
         finally:
             ctx.pool.release(self.slot)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from beads.models import Bead
 from supervisor import gitops
+from supervisor.errors import MayorError
 from supervisor.events import EventType
 from supervisor.output import say
 from supervisor.run import outcomes
@@ -20,6 +21,8 @@ from supervisor.run.context import RunContext
 from supervisor.run.merge_queue import BranchGone, Landing
 from supervisor.run.outcomes import Failure
 
+DEPS_LOOK_S = 1.0
+"""How often a queued bead whose dependency is still on its way is looked at again."""
 RED_LOOK_S = 2.0
 """While the target is red, how often the lander looks whether it moved (a rev-parse)."""
 BLOCKED_RETRY_S = 5.0
@@ -69,15 +72,21 @@ class Lander:
             return
         n = current(bead).n if bead.attempts else None
         run_dir = ctx.repo.run_dir(bead_id, n or 0)
+        if not self._deps_landed(bead):
+            return
         ctx.guard_target()  # first undo what running agents put on the target, then:
         ctx.watch.verify()  # every landing of this run still there, the target moved only forward
         try:
-            landing = ctx.queue.land(bead, run_dir)
+            landing = ctx.queue.land(bead, run_dir, wanted=lambda: ctx.store.get(bead_id).status == "queued")
         except BranchGone as gone:
             reason = str(gone)
             modify(ctx.store, bead_id, lambda b: end_attempt(b, "failed", reason, max_attempts=0))
             ctx.events.emit(EventType.FAILED, bead_id, n, error=reason)
             ctx.state.dequeue(bead_id)
+            return
+        if landing.outcome == "cancelled":
+            ctx.state.dequeue(bead_id)
+            say(f"mayor: {bead_id} was cancelled while its landing was under way; it did not land")
             return
         if landing.outcome == "blocked":
             self._blocked(bead_id, n, landing.detail)
@@ -88,6 +97,32 @@ class Lander:
             return
         self._record(bead, n, landing, run_dir)
         ctx.state.dequeue(bead_id)
+
+    # -- dependencies ----------------------------------------------------------------------------
+    def _deps_landed(self, bead: Bead) -> bool:
+        """A bead lands only after its dependencies (one may be added while it runs). One still on
+        its way: look again in a second. One that will not land in this run: the bead stays queued."""
+        ctx = self.ctx
+        pending: list[str] = []
+        never: list[str] = []
+        for dep_id in bead.deps:
+            try:
+                dep = ctx.store.get(dep_id)
+            except MayorError:
+                continue
+            if dep.landed:
+                continue
+            on_its_way = dep.status in ("running", "queued", "review") or (
+                dep.status == "open" and ctx.opts.matches(dep)
+            )
+            (pending if on_its_way else never).append(f"{dep_id} ({dep.status})")
+        if never:
+            ctx.state.leave_unlanded(bead.id, f"waits on {', '.join(never)}, which will not land in this run")
+            return False
+        if pending:
+            threading.Timer(DEPS_LOOK_S, ctx.merge_q.put, args=(bead.id,)).start()
+            return False
+        return True
 
     # -- a red target -------------------------------------------------------------------------
     def _green(self) -> bool:

@@ -48,7 +48,7 @@ class TargetCheck:
 
 @dataclass
 class Landing:
-    outcome: Literal["merged", "conflict", "gate_failed", "blocked", "target_red"]
+    outcome: Literal["merged", "conflict", "gate_failed", "blocked", "target_red", "cancelled"]
     commit: str | None = None
     detail: str = ""
     files: list[str] = field(default_factory=list)
@@ -107,7 +107,9 @@ class MergeQueue:
         return None
 
     # -- landing --------------------------------------------------------------------------
-    def land(self, bead: Bead, log_dir: Path) -> Landing:
+    def land(self, bead: Bead, log_dir: Path, wanted: Callable[[], bool] = lambda: True) -> Landing:
+        """Land ``bead``'s branch; ``wanted`` is asked last, just before the target moves (a bead
+        cancelled while its gate ran is not landed)."""
         head = gitops.rev(f"refs/heads/{branch_name(bead.id)}", self.root)
         if head is None:
             raise BranchGone(
@@ -126,6 +128,8 @@ class MergeQueue:
             gate = self._run_gate(built, log_dir)
             if gate is not None and gate.outcome == "gate_failed":
                 return self._blame(tip, gate, log_dir)
+            if not wanted():
+                return Landing("cancelled", detail="cancelled while its landing was under way")
             with open(self.landed_log, "a", encoding="utf-8") as log:  # before the move: a kill may follow it
                 log.write(built + "\n")
             atomic_write(self.journal, json.dumps({"bead": bead.id, "tip": tip, "candidate": built}))

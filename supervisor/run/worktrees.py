@@ -15,9 +15,11 @@ moved here by :func:`adopt_legacy_pool` (or removed: every bead's commits are on
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import threading
 from pathlib import Path
@@ -93,6 +95,23 @@ class SetupFailed(MayorError):
         self.code = code
 
 
+def kill_processes_in(folder: Path) -> list[int]:
+    """SIGKILL every process (but this one) whose working directory is ``folder`` or inside it."""
+    killed = []
+    root = folder.resolve()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cwd = Path(os.readlink(proc / "cwd"))
+        except OSError:
+            continue
+        pid = int(proc.name)
+        if pid != os.getpid() and (cwd == root or root in cwd.parents):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+    return killed
+
+
 def branch_name(bead_id: str) -> str:
     return f"mayor/{bead_id}"
 
@@ -147,6 +166,9 @@ class Pool:
         so the forced checkout alone is enough and the full clean is skipped.
         """
         path = self.path(slot)
+        self.evict(slot)
+        if path.exists() and run(["git", "rev-parse", "--git-dir"], path, check=False).returncode:
+            self.discard(slot)  # its .git was deleted or corrupted: make it anew
         if not (path / ".git").exists():
             self.make(path, start_point)
         else:
@@ -196,10 +218,24 @@ class Pool:
         git("clean", "-q", "-fd", cwd=path)
 
     def release(self, slot: int) -> None:
-        """Detach the slot's HEAD so its bead branch can be checked out elsewhere."""
+        """Detach the slot's HEAD so its bead branch can be checked out elsewhere (a worktree an
+        agent broke is thrown away, to be made anew)."""
         path = self.path(slot)
-        if (path / ".git").exists():
-            git("checkout", "-q", "--detach", cwd=path)
+        if (path / ".git").exists() and run(["git", "checkout", "-q", "--detach"], path, check=False).returncode:
+            self.discard(slot)
+
+    def discard(self, slot: int) -> None:
+        """Throw a slot's worktree away (the next bead there gets a fresh one); commits stay on branches."""
+        path = self.path(slot)
+        with ADMIN_LOCK:
+            run(["git", "worktree", "remove", "--force", str(path)], self.repo_root, check=False)
+            shutil.rmtree(path, ignore_errors=True)
+            git("worktree", "prune", cwd=self.repo_root)
+
+    def evict(self, slot: int) -> list[int]:
+        """Kill every process still working in the slot's worktree (daemons an agent left behind,
+        in a session of their own); the pids killed."""
+        return kill_processes_in(self.path(slot))
 
     def unlock(self, slot: int) -> list[str]:
         """Remove the git locks a killed agent left in the slot's worktree; the names removed.
