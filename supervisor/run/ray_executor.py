@@ -217,12 +217,10 @@ class RayExecutor:
         try:
             events, usage, done = ray.get(handle.actor.progress.remote(handle.seen), timeout=timeout)
             result = ray.get(handle.actor.result.remote(), timeout=timeout) if done else None
-        except ray.exceptions.GetTimeoutError:
-            return Poll()
-        except (ray.exceptions.ActorDiedError, ray.exceptions.RayActorError) as exc:
+        except (ray.exceptions.GetTimeoutError, ray.exceptions.ActorUnavailableError):
+            return Poll()  # slow, or unreachable for now: Ray says when the actor is dead (before its parent below)
+        except (ray.exceptions.RayActorError, ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError) as exc:
             return Poll(lost=_first_line(exc))
-        except ray.exceptions.ActorUnavailableError:  # unreachable for now: Ray says when it is dead
-            return Poll()
         handle.seen += len(events)
         return Poll(events, usage, result)
 
