@@ -141,3 +141,29 @@ def test_concurrent_attempts_on_one_node_take_separate_worktrees(git_repo: Path,
         result = remote.run_remote_attempt(spec, remote.ship(git_repo, spec.base, spec.branch), node, Events())
     remote.receive(git_repo, result, spec.branch)
     assert git(git_repo, "show", f"{spec.branch}:where.txt").endswith(f"slot-{held}")
+
+
+def test_the_spec_comes_from_the_run_folder_and_the_files_go_back_into_it(git_repo: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / BEAD_ID / "2"
+    run_dir.mkdir(parents=True)
+    bead = Bead(id=BEAD_ID, title="t", acceptance=[Criterion(text="a file", check="test -f node.txt")])
+    (run_dir / "bead.json").write_text(bead.to_json())
+    (run_dir / "prompt.md").write_text("the prompt")
+    (run_dir / "feedback.md").write_text("the feedback")
+    (run_dir / "base").write_text(git(git_repo, "rev-parse", "main") + "\n")
+    (tmp_path / "context.md").write_text("the context")
+    env = {"MAYOR_CONTEXT_FILE": str(tmp_path / "context.md"), "MAYOR_BEAD_ID": BEAD_ID}
+    spec = remote.spec_from_run_dir(git_repo, run_dir, WRITE_AND_COMMIT, env, "main", 60.0, 30.0)
+    assert (spec.attempt, spec.branch, spec.prompt, spec.feedback, spec.context) == (
+        2,
+        f"mayor/{BEAD_ID}",
+        "the prompt",
+        "the feedback",
+        "the context",
+    )
+    result = remote.run_remote_attempt(spec, remote.ship(git_repo, spec.base, spec.branch), tmp_path / "node", Events())
+    assert [c.passed for c in result.checks] == [True]
+    result.files["../escape"] = b"no"
+    remote.write_back(run_dir, result)
+    assert (run_dir / "agent.json").exists() and (run_dir / "checks.log").read_text().startswith("$ test -f node.txt")
+    assert not (tmp_path / "runs" / BEAD_ID / "escape").exists()

@@ -139,6 +139,40 @@ def receive(repo_root: Path, result: RemoteResult, branch: str) -> str:
     return result.head
 
 
+def spec_from_run_dir(
+    repo_root: Path, run_dir: Path, command: str, env: dict[str, str], target: str, timeout: float, idle_timeout: float
+) -> RemoteSpec:
+    """The spec of the attempt whose run folder the supervisor has just written (``bead.json``,
+    ``prompt.md``, ``feedback.md``, ``base``), with ``env`` the agent's environment as built for a
+    local launch (its paths are replaced on the node) and ``MAYOR_CONTEXT_FILE`` read if set."""
+    bead = Bead.model_validate_json((run_dir / "bead.json").read_text())
+    context = Path(env["MAYOR_CONTEXT_FILE"]) if env.get("MAYOR_CONTEXT_FILE") else None
+    return RemoteSpec(
+        repo_id=repo_id(repo_root),
+        bead_json=bead.to_json(),
+        attempt=int(run_dir.name),
+        base=(run_dir / "base").read_text().strip(),
+        branch=f"mayor/{bead.id}",
+        target=target,
+        prompt=(run_dir / "prompt.md").read_text(),
+        feedback=(run_dir / "feedback.md").read_text() if (run_dir / "feedback.md").exists() else "",
+        command=command,
+        env=dict(env),
+        timeout=timeout,
+        idle_timeout=idle_timeout,
+        context=context.read_text() if context and context.is_file() else "",
+    )
+
+
+def write_back(run_dir: Path, result: RemoteResult) -> None:
+    """The node's run-folder files into the local run folder, so that the adapter's ``report()``,
+    the budget and ``mayor status`` read them as after a local attempt."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name, data in result.files.items():
+        if "/" not in name and name in (*FILES, "agent.log"):
+            (run_dir / name).write_bytes(data)
+
+
 @contextlib.contextmanager
 def _temporary_ref(repo: Path, commit: str) -> Iterator[str]:
     ref = f"{SHIP_REFS}/{uuid.uuid4().hex}"
