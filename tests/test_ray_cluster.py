@@ -195,6 +195,8 @@ def test_a_supervisor_killed_and_restarted_finds_its_attempt(
     poll = executor.wait(handle, 60)
     assert poll.result is not None and poll.result.code == 0, poll
     assert [t for _, t, _ in poll.events][:2] == ["agent_started", "agent_exited"]
+    again = executor.wait(executor.submit(spec, b"not used"), 30)  # the same attempt again: the same actor, no new run
+    assert again.result is not None and again.result.head == poll.result.head
     remote.receive(git_repo, poll.result, spec.branch)
     assert git(git_repo, "log", "--format=%s", f"main..{spec.branch}") == "node work"
     executor.release(handle)

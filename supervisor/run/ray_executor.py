@@ -178,7 +178,10 @@ class RayExecutor:
         )
 
     def submit(self, spec: RemoteSpec, bundle: bytes, resources: Mapping[str, Any] | None = None) -> Handle:
-        """Start the attempt on whichever node has the resources (``num_cpus`` 1 by default)."""
+        """Start the attempt on whichever node has the resources (``num_cpus`` 1 by default).
+
+        Idempotent: when the attempt's actor exists already (a supervisor restarted between its
+        submit and its bookkeeping), that one is returned and nothing new starts."""
         ray = import_ray()
         self.connect()
         name = actor_name(spec.repo_id, _bead_id(spec), spec.attempt)
@@ -186,6 +189,7 @@ class RayExecutor:
             name=name,
             namespace=self.namespace,
             lifetime="detached",
+            get_if_exists=True,
             max_restarts=0,
             max_concurrency=4,
             scheduling_strategy="SPREAD" if self.spread else "DEFAULT",
