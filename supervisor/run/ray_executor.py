@@ -246,7 +246,10 @@ class RayExecutor:
             handle.actor.stop.remote(reason)
 
     def release(self, handle: Handle) -> None:
-        """End the actor and free its resources: call once the result is on the supervisor's disk."""
+        """End the actor and free its resources: call once the result is on the supervisor's disk.
+
+        Releasing a running attempt kills its actor but not its agent, which runs on until the next
+        attempt that takes its node worktree stops it: :meth:`cancel` and wait for the result first."""
         ray = import_ray()
         with contextlib.suppress(ray.exceptions.RayError, ValueError):
             ray.kill(handle.actor, no_restart=True)
