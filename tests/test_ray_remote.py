@@ -167,3 +167,10 @@ def test_the_spec_comes_from_the_run_folder_and_the_files_go_back_into_it(git_re
     remote.write_back(run_dir, result)
     assert (run_dir / "agent.json").exists() and (run_dir / "checks.log").read_text().startswith("$ test -f node.txt")
     assert not (tmp_path / "runs" / BEAD_ID / "escape").exists()
+
+
+def test_the_node_enforces_the_agents_timeouts(git_repo: Path, tmp_path: Path) -> None:
+    spec = make_spec(git_repo, "sleep 30", timeout=1.0, idle_timeout=30.0)
+    result = remote.run_remote_attempt(spec, remote.ship(git_repo, spec.base, spec.branch), tmp_path / "node", Events())
+    assert (result.code, result.reason, result.checks) == (None, "timeout", [])
+    assert result.timings["agent_s"] < 10
