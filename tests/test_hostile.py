@@ -203,3 +203,59 @@ def test_a_dependency_added_while_a_bead_runs_still_orders_the_landings(repo: Pa
     assert proc.returncode == 0, out + err
     landings = [e["bead"] for e in of(events(repo), "merged")]
     assert landings == ["slow", "quick"], landings
+
+
+def test_a_fast_forward_cut_short_in_the_users_checkout_is_finished_before_the_dirty_check(
+    repo: Path, tmp_path: Path
+) -> None:
+    """What killing the supervisor's process group mid-landing leaves: some of the landing's files
+    written into the user's checkout, HEAD still at the old tip, git's index.lock behind."""
+    import json
+
+    from tests.sling_helpers import porcelain
+
+    tip = git(repo, "rev-parse", "main")
+    git(repo, "branch", "mayor/m1", "main")
+    work = tmp_path / "m1-work"
+    git(repo, "worktree", "add", "-q", str(work), "mayor/m1")
+    (work / "a.txt").write_text("a\n")
+    (work / "b.txt").write_text("b\n")
+    git(work, "add", "a.txt", "b.txt")
+    git(work, "commit", "-q", "-m", "m1's work")
+    git(repo, "worktree", "remove", str(work))
+    tree = git(repo, "merge-tree", "--write-tree", "main", "mayor/m1")
+    candidate = git(repo, "commit-tree", tree, "-p", "main", "-p", "mayor/m1", "-m", "Merge m1\n\nmayor-bead: m1")
+    add_bead(repo, "m1", status="queued", attempts=[{"n": 1, "outcome": "passed"}])
+    state = repo / ".mayor" / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "merge.json").write_text(json.dumps({"bead": "m1", "tip": tip, "candidate": candidate}))
+    (state / "landed").write_text(candidate + "\n")
+    (repo / "a.txt").write_text("a\n")  # the killed `git merge --ff-only` wrote one file of two
+    (repo / ".git" / "index.lock").write_text("")
+    configure(repo, {"w": script(tmp_path / "agents" / "w.sh", "true\n")})
+
+    out = sling(repo)
+
+    assert out.returncode == 0, out.stderr
+    assert "finished the fast-forward" in out.stderr and "index.lock" in out.stderr
+    assert git(repo, "rev-parse", "main") == candidate
+    assert bead(repo, "m1").status == "merged" and len(landing_commits(repo, "m1")) == 1
+    assert porcelain(repo) == [] and not (repo / ".git" / "index.lock").exists()
+
+
+def test_the_users_own_changes_in_the_checkout_are_never_taken_for_a_cut_short_landing(
+    repo: Path, tmp_path: Path
+) -> None:
+    import json
+
+    tip = git(repo, "rev-parse", "main")
+    (repo / ".mayor" / "state").mkdir(parents=True, exist_ok=True)
+    (repo / ".mayor" / "state" / "merge.json").write_text(json.dumps({"bead": "x", "tip": tip, "candidate": tip}))
+    readme = next(p for p in repo.iterdir() if p.is_file() and p.name != ".gitignore")
+    readme.write_text("the user's own edit\n")
+    configure(repo, {"w": script(tmp_path / "agents" / "w.sh", "true\n")})
+
+    out = sling(repo)
+
+    assert out.returncode == 1 and "uncommitted changes" in out.stderr
+    assert readme.read_text() == "the user's own edit\n"

@@ -26,6 +26,7 @@ from supervisor.output import say
 from supervisor.run import outcomes
 from supervisor.run.agentproc import AgentProcess
 from supervisor.run.attempt import AttemptRunner
+from supervisor.run.checkout_repair import finish_fast_forward
 from supervisor.run.context import RunContext
 from supervisor.run.lander import Lander
 from supervisor.run.lock import supervisor_lock
@@ -52,6 +53,10 @@ class Scheduler:
         with supervisor_lock(ctx.repo.mayor_dir):
             beads = ctx.store.load()
             graph.validate(beads)
+            journal = ctx.repo.mayor_dir / "state" / "merge.json"
+            for what in finish_fast_forward(ctx.repo.root, ctx.opts.target, journal):  # before the dirty check
+                say(f"mayor: {what}")
+                ctx.events.emit(EventType.RECOVERED, what=what)
             self._preflight(beads)
             if ctx.opts.dry_run:
                 return self._dry_run(beads)
