@@ -84,7 +84,9 @@ def test_review_reports_merged_findings_as_sarif_and_fails_on_high(reviewed: Pat
     check_sarif_required_fields(log)
     results = log["runs"][0]["results"]
     titles = sorted((r["properties"]["severity"], r["message"]["text"].split("\n")[0]) for r in results)
-    assert titles == [("high", "A password in source."), ("medium", "user_id reaches SQL.")]
+    assert titles == [("high", "Hard-coded password"), ("medium", "SQL built by concatenation")]
+    assert {r["ruleId"] for r in results} == {"mayor/secrets/high", "mayor/injection/medium"}
+    assert "[rejected]" in out.stderr and "severity" in out.stderr  # the `bogus` finding is reported, not dropped
     # nothing a review does can land: main is where it was, the file the agent touched is untouched
     assert git(reviewed, "rev-parse", "main") == head
     assert "an attempt" not in (reviewed / "app.py").read_text()
