@@ -230,7 +230,7 @@ def test_conflicts_findings_needs_human_and_groups(in_recorded: Path) -> None:
     [met] = f["conflicts"]["queue"]
     assert (met["bead"], met["attempt"], met["files"], met["with"]) == (loser, 1, ["shared.txt"], [winner])
     assert met["resolved"] and met["landed_on_attempt"] == 2
-    assert f["conflicts"]["overlaps"] == [{"beads": ["left", "right"], "files": ["shared.txt"]}]
+    assert f["conflicts"]["overlaps"] == [{"file": "shared.txt", "beads": ["left", "right"]}]
     assert by_id(f)[loser]["attempt_outcomes"] == ["conflict", "passed"]
     # findings by severity, with file:line and bead
     assert f["findings"]["counts"] == {"critical": 0, "high": 1, "medium": 1, "low": 0}
