@@ -227,3 +227,8 @@ def test_mayor_review_writes_valid_sarif_and_reports_every_rejected_finding(
         assert any(word in n for n in notes), word
         assert word in out.stderr, word
     assert "1 reviewed, 0 did not finish; 3 finding(s), 6 rejected" in out.stderr
+    facts = json.loads(mayor(root, "summary", "--format", "json").stdout)
+    assert len(facts["findings"]["rejected"]) == 6 and facts["counts"]["findings"] == 3
+    assert {r["title"] for r in facts["findings"]["rejected"]} >= {"outside", "a made-up severity", "line zero"}
+    md = mayor(root, "summary").stdout
+    assert "### Rejected findings (6)" in md and "`../x.py`" in md

@@ -417,6 +417,33 @@ def counts(findings: Iterable[Finding]) -> Mapping[str, int]:
     return out
 
 
+def review_text(bead: Bead, shown: int = 10) -> str:
+    """``mayor show`` of a review bead: what was reviewed, how it ended, its findings and rejections;
+    not the prompt (``--json`` has it whole)."""
+    source = bead.source
+    lines = [
+        f"{bead.id}  {bead.title}",
+        f"status: {bead.status}   kind: {bead.kind}   category: {source.get('category') or '?'}",
+        f"reviewed: {str(source.get('head') or '?')[:12]}" + (f" since {source['base']}" if source.get("base") else ""),
+    ]
+    lines += [f"attempt {a.n}: {a.outcome or 'running'}" + (f": {a.error}" if a.error else "") for a in bead.attempts]
+    found = bead.result.findings if bead.result else []
+    lines.append("findings: " + ", ".join(f"{n} {sev}" for sev, n in counts(found).items()))
+    for finding in sorted(found, key=_rank)[:shown]:
+        where = f"{finding.file}:{finding.line}" if finding.line else finding.file
+        lines.append(f"  [{finding.severity}] {where} {finding.title}")
+    if len(found) > shown:
+        lines.append(f"  ... and {len(found) - shown} more")
+    rejected = rejections([bead])
+    if rejected:
+        lines.append(f"rejected findings ({len(rejected)}), not in the SARIF:")
+        lines += [f"  {r.describe()}" for r in rejected[:shown]]
+    if bead.error:
+        lines.append(f"error: {bead.error}")
+    lines.append(f"(the prompt and every field: mayor show {bead.id} --json)")
+    return "\n".join(lines)
+
+
 # -- the review beads ------------------------------------------------------------------------------
 
 
