@@ -147,6 +147,7 @@ def test_a_review_run_is_tidy_list_show_and_gc(reviewed: Path) -> None:
     out = mayor(reviewed, "review", "--category", "secrets", "--category", "injection", "--fail-on", "none")
     assert out.returncode == 0, out.stderr
     assert "mayor review: 2 reviewed, 0 did not finish; 2 finding(s), 1 rejected" in out.stderr
+    assert "mayor: 2 reviewed, 0 failed" in out.stderr and " landed, " not in out.stderr
     listed = mayor(reviewed, "list")
     assert "A plan bead" in listed.stdout and "review-" not in listed.stdout
     assert "2 review bead(s) not listed: mayor list --all, or --kind review" in listed.stderr
