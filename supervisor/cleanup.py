@@ -1,4 +1,5 @@
-"""What ``mayor gc`` removes: the worktree pool, and the ``mayor/<id>`` branches no bead needs.
+"""What ``mayor gc`` removes: the worktree pool, the ``mayor/<id>`` branches no bead needs, and the
+branch ``mayor review`` reads (``mayor-review/head``) once no review is in play.
 
 A bead needs its branch while it is in play, open (a retry keeps its commits) or failed (to be
 looked at, then reopened). A branch checked out somewhere is never removed. The pool is left alone
@@ -10,14 +11,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from beads.models import ACTIVE
+from beads.models import ACTIVE, Bead
 from supervisor import gitops
 from supervisor.proc import git, run
 from supervisor.run.worktrees import legacy_pool, pool_dir
+from supervisor.views.review import REVIEW_BRANCH
 
 if TYPE_CHECKING:
     from supervisor.repo import Repo
@@ -44,7 +47,19 @@ def collect(repo: Repo, keep_pool: bool) -> Collected:
         if not needed and gitops.checked_out_at(line, repo.root) is None:
             git("branch", "-q", "-D", line, cwd=repo.root)
             done.branches.append(line)
+    if _review_branch_unneeded(repo, beads.values()):
+        git("branch", "-q", "-D", REVIEW_BRANCH, cwd=repo.root)
+        done.branches.append(REVIEW_BRANCH)
     return done
+
+
+def _review_branch_unneeded(repo: Repo, beads: Iterable[Bead]) -> bool:
+    """``mayor-review/head`` exists, is checked out nowhere, and no review bead is in play."""
+    if gitops.rev(f"refs/heads/{REVIEW_BRANCH}", repo.root) is None:
+        return False
+    if gitops.checked_out_at(REVIEW_BRANCH, repo.root) is not None:
+        return False
+    return not any(b.report_only and b.status in ACTIVE for b in beads)
 
 
 def _remove_pool(repo: Repo) -> int:

@@ -166,12 +166,14 @@ def export_(
 def list_(
     status: Annotated[Multi, typer.Option("--status", help="Only beads in this status (repeat).")] = None,
     label: Annotated[str | None, typer.Option(help="Only beads with this label.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only beads of this kind (review: mayor review's).")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Review beads too (hidden by default).")] = False,
     as_json: JsonOpt = False,
 ) -> int:
-    """List the beads (every one by default)."""
+    """List the beads (all but review beads by default)."""
     from supervisor.commands import query
 
-    return query.list_beads(status=status or (), label=label, as_json=as_json)
+    return query.list_beads(status=status or (), label=label, kind=kind, every=every, as_json=as_json)
 
 
 @app.command()

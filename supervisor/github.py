@@ -1,9 +1,12 @@
 """GitHub as a destination of reports: the Actions step summary, and a sticky pull-request comment.
 
 The comment goes through the ``gh`` CLI (its login or ``GH_TOKEN``): :func:`sticky_comment` finds
-the comment that carries a marker and edits it in place, or posts one, so a comment never piles up.
-Everything that can be refused (an unset variable, no ``gh``) is refused by :func:`step_summary_path`
-and :func:`comment_repo`, before anything costly is done.
+the comment that mayor itself wrote (its author is mayor's own login, :func:`identity`, and its body
+starts with the marker) and edits it in place, or posts one, so a comment never piles up and a
+person's comment that quotes the marker is never touched. Everything that can be refused (an unset
+variable, no ``gh``) is refused by :func:`step_summary_path` and :func:`comment_repo`, before
+anything costly is done. GitHub's limits on what it accepts are :data:`COMMENT_LIMIT` and
+:data:`STEP_SUMMARY_LIMIT`; the report is cut to fit them before it gets here.
 """
 
 from __future__ import annotations
@@ -16,6 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from beads.errors import MayorError
+
+COMMENT_LIMIT = 65_536
+"""Characters GitHub accepts in a comment body (more is refused with HTTP 422)."""
+STEP_SUMMARY_LIMIT = 1024 * 1024
+"""Bytes GitHub accepts in one step's summary file (more and the summary is not shown)."""
+ACTIONS_BOT = "github-actions[bot]"
+"""Who writes with the workflow's ``GITHUB_TOKEN``, which may not read ``GET /user``."""
 
 
 def step_summary_path() -> Path:
@@ -47,10 +57,40 @@ def comment_repo(root: Path, pr: int) -> str:
     return str(data["nameWithOwner"])
 
 
+def identity(cwd: Path | None = None) -> str:
+    """The login ``gh`` writes as (``gh api user``); under GitHub Actions, where the workflow token
+    may not read it, ``github-actions[bot]``."""
+    from supervisor.proc import run
+
+    proc = run(["gh", "api", "user", "--jq", ".login"], cwd, check=False)
+    login = proc.stdout.strip()
+    if proc.returncode == 0 and login:
+        return login
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        return ACTIONS_BOT
+    why = (proc.stderr or proc.stdout).strip() or f"exit code {proc.returncode}"
+    raise MayorError(
+        f"`gh api user` did not say who gh is ({why}); mayor edits only its own comment, so it must "
+        "know its login: run `gh auth login` or set GH_TOKEN"
+    )
+
+
+def is_sticky(comment: object, login: str, marker: str) -> bool:
+    """``comment`` is mayor's own: written by ``login`` and starting with ``marker``."""
+    if not isinstance(comment, dict):
+        return False
+    author = comment.get("user")
+    written_by = str(author.get("login") or "") if isinstance(author, dict) else ""
+    return written_by.lower() == login.lower() and str(comment.get("body") or "").startswith(marker)
+
+
 def sticky_comment(slug: str, pr: int, body: str, marker: str, cwd: Path | None = None) -> str:
-    """Edit the comment of ``pr`` that carries ``marker``, or post one; its URL."""
+    """Edit mayor's own comment of ``pr`` (see :func:`is_sticky`), or post one; its URL."""
+    if len(body) > COMMENT_LIMIT:
+        raise MayorError(f"the comment is {len(body):,} characters; GitHub takes at most {COMMENT_LIMIT:,}")
+    login = identity(cwd)
     comments = json_values(_gh(["api", f"repos/{slug}/issues/{pr}/comments", "--paginate"], cwd))
-    mine = [c for c in comments if isinstance(c, dict) and marker in str(c.get("body") or "")]
+    mine = [c for c in comments if is_sticky(c, login, marker)]
     with tempfile.TemporaryDirectory(prefix="mayor-comment-") as scratch:
         payload = Path(scratch) / "body.json"
         payload.write_text(json.dumps({"body": body}), encoding="utf-8")

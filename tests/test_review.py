@@ -84,7 +84,9 @@ def test_review_reports_merged_findings_as_sarif_and_fails_on_high(reviewed: Pat
     check_sarif_required_fields(log)
     results = log["runs"][0]["results"]
     titles = sorted((r["properties"]["severity"], r["message"]["text"].split("\n")[0]) for r in results)
-    assert titles == [("high", "A password in source."), ("medium", "user_id reaches SQL.")]
+    assert titles == [("high", "Hard-coded password"), ("medium", "SQL built by concatenation")]
+    assert {r["ruleId"] for r in results} == {"mayor/secrets/high", "mayor/injection/medium"}
+    assert "[rejected]" in out.stderr and "severity" in out.stderr  # the `bogus` finding is reported, not dropped
     # nothing a review does can land: main is where it was, the file the agent touched is untouched
     assert git(reviewed, "rev-parse", "main") == head
     assert "an attempt" not in (reviewed / "app.py").read_text()
@@ -137,3 +139,32 @@ def test_reported_keeps_the_most_severe_copy_and_every_bead_that_saw_it() -> Non
     assert (second.finding.title, second.bead, second.beads) == ("Other", "r-1", ["r-1"])
     assert [r.finding for r in review.reported(beads)] == review.collect(beads)
     assert review.failing(review.collect(beads), "high") and not review.failing(review.collect(beads), "none")
+
+
+def test_a_review_run_is_tidy_list_show_and_gc(reviewed: Path) -> None:
+    add = mayor(reviewed, "add", "A plan bead")
+    assert add.returncode == 0, add.stderr
+    out = mayor(reviewed, "review", "--category", "secrets", "--category", "injection", "--fail-on", "none")
+    assert out.returncode == 0, out.stderr
+    assert "mayor review: 2 reviewed, 0 did not finish; 2 finding(s), 1 rejected" in out.stderr
+    assert "mayor: 2 reviewed, 0 failed" in out.stderr and " landed, " not in out.stderr
+    listed = mayor(reviewed, "list")
+    assert "A plan bead" in listed.stdout and "review-" not in listed.stdout
+    assert "2 review bead(s) not listed: mayor list --all, or --kind review" in listed.stderr
+    for flags in (["--all"], ["--kind", "review"]):
+        shown = mayor(reviewed, "list", *flags).stdout
+        assert shown.count("review-") == 2, flags
+    assert "A plan bead" not in mayor(reviewed, "list", "--kind", "review").stdout
+    [path] = list((reviewed / ".mayor" / "beads").glob("review-injection-*.json"))
+    show = mayor(reviewed, "show", path.stem)
+    assert show.returncode == 0 and len(show.stdout.splitlines()) < 20, show.stdout
+    assert "findings: 0 critical, 0 high, 2 medium, 0 low" in show.stdout
+    assert "[medium] app.py:2 SQL built by concatenation" in show.stdout
+    assert "rejected findings (1)" in show.stdout and "severity" in show.stdout
+    assert f"mayor show {path.stem} --json" in show.stdout and "You are" not in show.stdout
+    assert json.loads(mayor(reviewed, "show", path.stem, "--json").stdout)["description"]  # the prompt, whole
+    assert git(reviewed, "branch", "--list", review.REVIEW_BRANCH)
+    gc = mayor(reviewed, "gc")
+    assert gc.returncode == 0, gc.stderr
+    assert git(reviewed, "branch", "--list", review.REVIEW_BRANCH) == ""
+    assert git(reviewed, "branch", "--list", "mayor/review-*") == ""

@@ -4,14 +4,13 @@ A module fixture makes one real run (git, ``mayor init``, ``mayor sling`` with s
 two beads that conflict in the queue, one that fails, one blocked by it, a report-only review
 with findings, a bead waiting for approval, a plain one. Its beads and events are then read by
 ``mayor summary`` in every form: Markdown, JSON, ``$GITHUB_STEP_SUMMARY``, a sticky pull-request
-comment through a fake ``gh`` on PATH, and a narrative from the fake Messages API. ``mayor status``
+comment (in ``test_github.py``, through the real ``gh``), and a narrative from the fake Messages API. ``mayor status``
 is polled while another run works, and after it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -231,7 +230,7 @@ def test_conflicts_findings_needs_human_and_groups(in_recorded: Path) -> None:
     [met] = f["conflicts"]["queue"]
     assert (met["bead"], met["attempt"], met["files"], met["with"]) == (loser, 1, ["shared.txt"], [winner])
     assert met["resolved"] and met["landed_on_attempt"] == 2
-    assert f["conflicts"]["overlaps"] == [{"beads": ["left", "right"], "files": ["shared.txt"]}]
+    assert f["conflicts"]["overlaps"] == [{"file": "shared.txt", "beads": ["left", "right"]}]
     assert by_id(f)[loser]["attempt_outcomes"] == ["conflict", "passed"]
     # findings by severity, with file:line and bead
     assert f["findings"]["counts"] == {"critical": 0, "high": 1, "medium": 1, "low": 0}
@@ -372,111 +371,6 @@ def test_github_without_the_variable_is_a_clear_error(in_recorded: Path) -> None
     result = invoke("summary", "--github")
     assert result.exit_code == 1
     assert "$GITHUB_STEP_SUMMARY" in result.stderr and "not set" in result.stderr and "--out" in result.stderr
-
-
-FAKE_GH = '''#!{python}
-"""A fake gh: records each call; keeps a pull request's comments in a JSON file; pages by one."""
-import json, os, sys
-state_path = os.environ["FAKE_GH_STATE"]
-args = sys.argv[1:]
-with open(state_path + ".calls", "a") as log:
-    log.write(json.dumps(args) + "\\n")
-state = json.load(open(state_path)) if os.path.exists(state_path) else {{"comments": [], "next": 100}}
-if os.environ.get("FAKE_GH_FAIL"):
-    sys.stderr.write(os.environ["FAKE_GH_FAIL"] + "\\n")
-    sys.exit(1)
-if args[:2] == ["repo", "view"]:
-    print(json.dumps({{"nameWithOwner": "acme/widgets"}}))
-    sys.exit(0)
-assert args[0] == "api", args
-method = args[args.index("-X") + 1] if "-X" in args else "GET"
-path = [a for a in args[1:] if a.startswith("repos/")][0]
-def body():
-    return json.load(open(args[args.index("--input") + 1]))["body"]
-if method == "GET":
-    assert "--paginate" in args
-    print("".join(json.dumps([c]) for c in state["comments"]) or "[]")  # one page per comment
-elif method == "POST":
-    comment = {{"id": state["next"], "body": body(), "user": {{"login": "github-actions[bot]"}},
-               "html_url": "https://github.com/" + path + "#" + str(state["next"])}}
-    state["next"] += 1
-    state["comments"].append(comment)
-    print(json.dumps(comment))
-elif method == "PATCH":
-    wanted = int(path.rsplit("/", 1)[1])
-    [comment] = [c for c in state["comments"] if c["id"] == wanted]
-    comment["body"] = body()
-    print(json.dumps(comment))
-json.dump(state, open(state_path, "w"))
-'''
-
-
-@pytest.fixture
-def fake_gh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A ``gh`` on PATH whose pull request already has one comment by someone else."""
-    folder = tmp_path / "bin"
-    script_path = folder / "gh"
-    folder.mkdir()
-    script_path.write_text(FAKE_GH.format(python=sys.executable))
-    script_path.chmod(0o755)
-    state = tmp_path / "gh-state.json"
-    state.write_text(json.dumps({"comments": [{"id": 7, "body": "LGTM", "user": {"login": "alice"}}], "next": 100}))
-    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_GH_STATE", str(state))
-    return state
-
-
-def gh_calls(state: Path) -> list[list[str]]:
-    return [json.loads(line) for line in Path(str(state) + ".calls").read_text().splitlines()]
-
-
-def method_and_path(call: list[str]) -> tuple[str, str]:
-    method = call[call.index("-X") + 1] if "-X" in call else "GET"
-    return method, next(a for a in call if a.startswith("repos/"))
-
-
-def test_sticky_comment_is_posted_once_then_updated(
-    in_recorded: Path, fake_gh: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/widgets")
-    first = invoke("summary", "--comment", "42")
-    assert first.exit_code == 0, first.output
-    assert first.stdout == "" and "https://github.com/repos/acme/widgets/issues/42/comments#100" in first.stderr
-    comments = json.loads(fake_gh.read_text())["comments"]
-    assert [c["id"] for c in comments] == [7, 100] and comments[1]["body"].startswith(report.MARKER)
-    assert [method_and_path(c) for c in gh_calls(fake_gh)] == [
-        ("GET", "repos/acme/widgets/issues/42/comments"),
-        ("POST", "repos/acme/widgets/issues/42/comments"),
-    ]
-
-    second = invoke("summary", "--comment", "42")
-    assert second.exit_code == 0, second.output
-    comments = json.loads(fake_gh.read_text())["comments"]
-    assert [c["id"] for c in comments] == [7, 100], "a second summary must not pile up"
-    assert comments[0]["body"] == "LGTM" and comments[1]["body"].count(report.MARKER) == 1
-    last = gh_calls(fake_gh)[-1]
-    assert last[:4] == ["api", "-X", "PATCH", "repos/acme/widgets/issues/comments/100"] and "--input" in last
-
-
-def test_sticky_comment_finds_the_repository_with_gh(in_recorded: Path, fake_gh: Path) -> None:
-    result = invoke("summary", "--comment", "5")
-    assert result.exit_code == 0, result.output
-    assert gh_calls(fake_gh)[0] == ["repo", "view", "--json", "nameWithOwner"]
-    assert gh_calls(fake_gh)[-1][3] == "repos/acme/widgets/issues/5/comments"
-
-
-def test_gh_failing_or_missing_is_a_clear_error(
-    in_recorded: Path, fake_gh: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/widgets")
-    monkeypatch.setenv("FAKE_GH_FAIL", "HTTP 403: Resource not accessible by integration")
-    result = invoke("summary", "--comment", "42")
-    assert result.exit_code == 1 and "HTTP 403: Resource not accessible by integration" in result.stderr
-    empty = tmp_path / "empty-bin"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
-    result = invoke("summary", "--comment", "42")
-    assert result.exit_code == 1 and "`gh` is not on PATH" in result.stderr
 
 
 def test_paginated_gh_output_is_read_whole() -> None:

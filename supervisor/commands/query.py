@@ -8,7 +8,7 @@ from typing import Any
 from beads import graph
 from beads.errors import MayorError
 from beads.models import STATUSES, Bead, BeadSummary, bead_schema
-from supervisor.output import print_json, print_table
+from supervisor.output import print_json, print_table, say
 from supervisor.repo import open_repo
 from supervisor.views.plan import bead_text, ready_whole, render_graph
 
@@ -25,16 +25,31 @@ def _row(bead: Bead) -> list[Any]:
 _COLUMNS = ("id", "status", "pri", "kind", "title", "labels")
 
 
-def list_beads(*, status: Sequence[str] = (), label: str | None = None, as_json: bool = False) -> int:
+def list_beads(
+    *,
+    status: Sequence[str] = (),
+    label: str | None = None,
+    kind: str | None = None,
+    every: bool = False,
+    as_json: bool = False,
+) -> int:
+    """The beads, by priority; report-only beads (``mayor review``'s) only with ``every`` or when
+    ``kind`` names their kind, so five a review run do not crowd out the plan."""
     unknown = [s for s in status if s not in STATUSES]
     if unknown:
         raise MayorError(f"unknown status {', '.join(unknown)}; one of: {', '.join(STATUSES)}")
     beads = open_repo().store.load()
-    chosen = [
+    matching = [
         b
         for b in sorted(beads.values(), key=lambda b: (b.priority, b.created_at, b.id))
-        if (not status or b.status in status) and (label is None or label in b.labels)
+        if (not status or b.status in status)
+        and (label is None or label in b.labels)
+        and (kind is None or b.kind == kind)
     ]
+    chosen = [b for b in matching if every or kind is not None or not b.report_only]
+    hidden = len(matching) - len(chosen)
+    if hidden:
+        say(f"({hidden} review bead(s) not listed: mayor list --all, or --kind review)")
     if as_json:
         print_json([b.model_dump(mode="json") for b in chosen])
     else:
@@ -46,6 +61,10 @@ def show(*, bead_id: str, as_json: bool = False) -> int:
     bead = open_repo().store.get(bead_id)
     if as_json:
         print_json(bead.model_dump(mode="json"))
+    elif bead.report_only:
+        from supervisor.views.review import review_text
+
+        print(review_text(bead))
     else:
         print(bead_text(bead))
     return 0

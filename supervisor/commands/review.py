@@ -35,12 +35,16 @@ def run(
     cats = list(dict.fromkeys(categories or review.DEFAULT_CATEGORIES))
     ids = review.make_beads(repo, cats, base, head, scope)
     code = _run_beads(repo, ids, agent, jobs or len(ids))
+    rejected = review.settle(repo, ids, head)
     beads = [repo.store.get(i) for i in ids]
     findings = review.collect(beads)
     if sarif:
-        review.write_sarif(Path(sarif), findings, __version__, cats)
+        finished = all(b.status == "done" for b in beads)
+        review.write_sarif(
+            Path(sarif), findings, __version__, cats, root=repo.root, rejected=rejected, successful=finished
+        )
         say(f"wrote {len(findings)} finding(s) as SARIF 2.1.0 to {sarif}")
-    return _verdict(beads, findings, fail_on, code)
+    return _verdict(beads, findings, rejected, fail_on, code)
 
 
 def _run_beads(repo: Repo, ids: list[str], agent: str | None, jobs: int) -> int:
@@ -51,15 +55,24 @@ def _run_beads(repo: Repo, ids: list[str], agent: str | None, jobs: int) -> int:
     return sling(repo, options)
 
 
-def _verdict(beads: list[Bead], findings: list[Finding], fail_on: str, sling_code: int) -> int:
+def _verdict(
+    beads: list[Bead], findings: list[Finding], rejected: list[review.Rejected], fail_on: str, sling_code: int
+) -> int:
     tally = review.counts(findings)
     say("findings: " + ", ".join(f"{n} {sev}" for sev, n in tally.items()))
     for finding in findings:
         where = f"{finding.file}:{finding.line}" if finding.line else finding.file
         say(f"  [{finding.severity}] {where} {finding.title} ({finding.category})")
+    for item in rejected:
+        say(f"  [rejected] {item.bead}: {item.describe()}")
     broken = [b for b in beads if b.status != "done"]
     for bead in broken:
         say(f"review {bead.id} did not finish ({bead.status}): {bead.error or 'see mayor show ' + bead.id}")
+    done = len(beads) - len(broken)
+    say(
+        f"mayor review: {done} reviewed, {len(broken)} did not finish; {len(findings)} finding(s)"
+        + (f", {len(rejected)} rejected (not in the SARIF: see above)" if rejected else "")
+    )
     over = review.failing(findings, fail_on)
     if over:
         say(f"mayor review: findings at or above {fail_on}: failing")

@@ -8,6 +8,10 @@ default), ``--out FILE``, ``--github`` (appended to ``$GITHUB_STEP_SUMMARY``) an
 (:mod:`supervisor.views.narrative`); the facts below it stay the deterministic ones. Everything that
 can be refused (an unset variable, no ``gh``, no API key) is refused before the model is asked, so
 a refusal costs nothing.
+
+The comment and the step summary each fit GitHub's limit (:data:`supervisor.github.COMMENT_LIMIT`,
+:data:`supervisor.github.STEP_SUMMARY_LIMIT`): the report is cut by priority and says where the
+whole of it is (``--out``, uploaded as a workflow artifact). ``--out`` and stdout get it whole.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from beads.errors import MayorError
 from supervisor.chat import require_api_key
-from supervisor.github import comment_repo, step_summary_path, sticky_comment
+from supervisor.github import COMMENT_LIMIT, STEP_SUMMARY_LIMIT, comment_repo, step_summary_path, sticky_comment
 from supervisor.output import say
 from supervisor.repo import open_repo
 from supervisor.views import report
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
     from supervisor.views.report_types import Facts
 
 FORMATS = ("md", "json")
+MARGIN = 1024
+"""Bytes kept free under each GitHub limit."""
 
 
 def run(
@@ -45,7 +51,17 @@ def run(
     narrative = narrative_of(repo, facts) if llm else None
     markdown = report.render_markdown(facts, narrative)
     text = markdown if fmt == "md" else _json(facts, narrative)
-    _deliver(text, markdown, out, step_summary, where, comment)
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+        say(f"wrote the mayor summary to {out}")
+    if step_summary is not None:
+        _append_step_summary(step_summary, facts, narrative)
+    if where is not None and comment is not None:
+        body = report.render_markdown(facts, narrative, limit=COMMENT_LIMIT - MARGIN)
+        url = sticky_comment(where, comment, body, report.MARKER)
+        say(f"the mayor summary is on pull request #{comment}: {url}")
+    if not (out or step_summary or where):
+        sys.stdout.write(text)
     return 0
 
 
@@ -54,18 +70,10 @@ def _json(facts: Facts, narrative: str | None) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
-def _deliver(
-    text: str, markdown: str, out: str | None, step_summary: Path | None, where: str | None, pr: int | None
-) -> None:
-    if out:
-        Path(out).write_text(text, encoding="utf-8")
-        say(f"wrote the mayor summary to {out}")
-    if step_summary is not None:
-        with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown + "\n")
-        say(f"appended the mayor summary to $GITHUB_STEP_SUMMARY ({step_summary})")
-    if where is not None and pr is not None:
-        url = sticky_comment(where, pr, markdown, report.MARKER)
-        say(f"the mayor summary is on pull request #{pr}: {url}")
-    if not (out or step_summary or where):
-        sys.stdout.write(text)
+def _append_step_summary(path: Path, facts: Facts, narrative: str | None) -> None:
+    """Append the report to the step summary, cut to what GitHub still shows of that file."""
+    used = path.stat().st_size if path.exists() else 0
+    room = max(STEP_SUMMARY_LIMIT - used - MARGIN, 4096)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(report.render_markdown(facts, narrative, limit=room) + "\n")
+    say(f"appended the mayor summary to $GITHUB_STEP_SUMMARY ({path})")

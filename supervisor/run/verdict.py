@@ -18,10 +18,14 @@ def verdict(ctx: RunContext) -> int:
     failed = [b for b in taken if b.status == "failed"]
     waiting = [b for b in taken if b.status in ("open", "review", "queued")]
     _explain(ctx, beads, taken, failed, waiting)
-    landed = sum(1 for b in taken if b.landed)
+    landed = sum(1 for b in taken if b.landed and not b.report_only)
+    reviewed = sum(1 for b in taken if b.landed and b.report_only)
     spent = ctx.budget.total()
     cost = usd(spent.cost_usd or 0.0) + (" + unpriced usage" if ctx.budget.unpriced else "")
-    say(f"mayor: {landed} landed, {len(failed)} failed, {len(waiting)} not landed; {spent.total_tokens} tokens, {cost}")
+    done = f"{landed} landed" + (f", {reviewed} reviewed" if reviewed else "")
+    if reviewed and not landed:
+        done = f"{reviewed} reviewed"
+    say(f"mayor: {done}, {len(failed)} failed, {len(waiting)} not landed; {spent.total_tokens} tokens, {cost}")
     stop = ctx.state.budget_stop
     if stop:
         say(f"mayor: the budget stopped this run ({stop})")

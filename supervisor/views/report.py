@@ -347,17 +347,16 @@ def _landed_before(events: Sequence[Event], index: int, bead_id: str, files: set
 
 
 def _overlaps(records: Sequence[BeadFacts]) -> list[Overlap]:
-    """Pairs of beads whose work touched the same files."""
+    """Each file that the work of more than one bead touched, with those beads: most shared first.
+
+    By file, not by pair of beads: 500 beads that all touch ``CHANGELOG.md`` are one entry, not 124,750."""
     owners: dict[str, list[str]] = {}
     for record in records:
-        for name in record["files"]:
+        for name in dict.fromkeys(record["files"]):
             owners.setdefault(name, []).append(record["id"])
-    pairs: dict[tuple[str, str], list[str]] = {}
-    for name, ids in sorted(owners.items()):
-        for i, first in enumerate(ids):
-            for second in ids[i + 1 :]:
-                pairs.setdefault((first, second), []).append(name)
-    return [{"beads": list(pair), "files": files} for pair, files in pairs.items()]
+    shared = [(name, ids) for name, ids in owners.items() if len(ids) > 1]
+    shared.sort(key=lambda item: (-len(item[1]), item[0]))
+    return [{"file": name, "beads": ids} for name, ids in shared]
 
 
 # -- findings and what needs a human ---------------------------------------------------------------
@@ -366,8 +365,16 @@ def _overlaps(records: Sequence[BeadFacts]) -> list[Overlap]:
 def findings(beads: Iterable[Bead]) -> Findings:
     """Every finding, de-duplicated as ``mayor review`` does (:func:`supervisor.views.review.reported`),
     most severe first, and how many of each severity."""
+    beads = list(beads)
     found = review.reported(beads)
-    return {"counts": dict(review.counts(r.finding for r in found)), "items": [_finding_facts(r) for r in found]}
+    return {
+        "counts": dict(review.counts(r.finding for r in found)),
+        "items": [_finding_facts(r) for r in found],
+        "rejected": [
+            {"bead": r.bead, "file": r.file, "line": r.line, "title": r.title, "reason": r.reason}
+            for r in review.rejections(beads)
+        ],
+    }
 
 
 def _finding_facts(reported: review.Reported) -> FindingFacts:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Literal, NotRequired, TypedDict
 
-FORMAT = 1
-"""The version of the facts' shape."""
+FORMAT = 2
+"""The version of the facts' shape (2: ``overlaps`` by file; ``findings.rejected``)."""
 
 Outcome = Literal[
     "landed",
@@ -182,10 +182,10 @@ QueueConflict = TypedDict(
 
 
 class Overlap(TypedDict):
-    """Two beads whose work touched the same files."""
+    """A file that the work of more than one bead touched."""
 
+    file: str
     beads: list[str]
-    files: list[str]
 
 
 class Conflicts(TypedDict):
@@ -226,10 +226,22 @@ class FindingFacts(TypedDict):
     recommendation: str
 
 
+class RejectedFinding(TypedDict):
+    """A finding ``mayor review`` could not place (no such file at the reviewed commit, a path
+    outside the repository, no title, an unknown severity ...): reported, never in the SARIF."""
+
+    bead: str
+    file: str
+    line: int | None
+    title: str
+    reason: str
+
+
 class Findings(TypedDict):
     counts: dict[str, int]
     """By severity, most severe first, zeros included."""
     items: list[FindingFacts]
+    rejected: list[RejectedFinding]
 
 
 class Totals(TypedDict):

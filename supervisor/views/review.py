@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import pydantic
 
 from beads.errors import MayorError
 from beads.models import SEVERITIES, Bead, Criterion, Finding
@@ -29,14 +33,26 @@ RANK = {name: index for index, name in enumerate(SEVERITIES)}
 """0 is the most severe."""
 SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0"}
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SRCROOT = "%SRCROOT%"
+"""The base of every artifact URI: the root of the reviewed repository (``run.originalUriBaseIds``)."""
+DESCRIPTION_CHARS = 1024
+"""GitHub code scanning reads at most this much of a rule's descriptions."""
+MESSAGE_CHARS = 8000
+TITLE_CHARS = 200
 REVIEW_BRANCH = "mayor-review/head"
 """Review agents work on a checkout of the commit under review; nothing is ever landed on it."""
 DIFF_CHARS = 40_000
 
 
 def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+    """Lower-case ASCII words joined by ``-``; text with other characters gets a short hash of
+    itself too, so ``sécurité`` and ``安全`` neither collide nor vanish."""
+    base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    if base and re.fullmatch(r"[A-Za-z0-9 _.-]+", text):
+        return base
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"{base}-{digest}" if base else f"u-{digest}"
 
 
 def review_id(category: str, scope: str) -> str:
@@ -100,62 +116,297 @@ def reported(beads: Iterable[Bead]) -> list[Reported]:
     return sorted(_merged(beads), key=lambda r: (*_rank(r.finding), r.bead))
 
 
-def _rule(finding: Finding) -> dict[str, Any]:
+# -- vetting what the agents reported --------------------------------------------------------------
+
+REJECTED_KEY = "rejected_findings"
+"""Where a review bead keeps (in ``source``) the findings :func:`settle` rejected."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A finding that cannot be shown where it points: reported, never written as a location."""
+
+    bead: str
+    file: str
+    """As the agent gave it (cut)."""
+    line: int | None
+    title: str
+    reason: str
+
+    def describe(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else (self.file or "(no file)")
+        return f"{where} {self.title or '(no title)'}: {self.reason}"
+
+
+def normal_path(raw: str) -> str | None:
+    """``raw`` as a clean relative POSIX path (``./a//b.py`` -> ``a/b.py``); None when it is empty,
+    absolute, leaves the repository or holds control characters."""
+    text = raw.strip()
+    if not text or text.startswith("/") or re.match(r"[A-Za-z]:", text) or re.search(r"[\x00-\x1f\x7f]", text):
+        return None
+    clean = posixpath.normpath(text)
+    if clean in (".", "..") or clean.startswith("../"):
+        return None
+    return clean
+
+
+class Tree:
+    """The files of one commit, and their line counts (each read once, when asked)."""
+
+    def __init__(self, root: Path, commit: str) -> None:
+        from supervisor.proc import git
+
+        self.root, self.commit = root, commit
+        listing = git("ls-tree", "-r", "-z", "--name-only", commit, cwd=root)
+        self.files = frozenset(name for name in listing.split("\0") if name)
+        self._lines: dict[str, int | None] = {}
+
+    def lines(self, path: str) -> int | None:
+        """How many lines ``path`` has at the commit; None for a binary or empty file."""
+        from supervisor.proc import git
+
+        if path not in self._lines:
+            spec = f":(literal){path}"
+            out = git("grep", "-z", "-I", "-c", "-e", "", self.commit, "--", spec, cwd=self.root, check=False)
+            self._lines[path] = int(out.rsplit("\0", 1)[1]) if "\0" in out else None
+        return self._lines[path]
+
+
+def problem(finding: Finding, tree: Tree) -> str | None:
+    """Why ``finding`` cannot be shown where it points; None when it can."""
+    if not finding.title.strip():
+        return "it has no title"
+    if not finding.file.strip():
+        return "it names no file"
+    path = normal_path(finding.file)
+    if path is None:
+        return "its file is not a relative path inside the repository"
+    if path not in tree.files:
+        hint = " (use / between folders)" if "\\" in path else ""
+        return f"{path} is not a file at the reviewed commit {tree.commit[:10]}{hint}"
+    if finding.line is not None:
+        if finding.line < 1:
+            return f"line {finding.line}: lines start at 1"
+        total = tree.lines(path)
+        if total is not None and finding.line > total:
+            return f"line {finding.line} is past the end of {path} ({total} lines)"
+    return None
+
+
+def _rejected(bead: str, raw: Mapping[str, Any], reason: str) -> Rejected:
+    line = raw.get("line")
+    return Rejected(
+        bead,
+        cap(str(raw.get("file") or ""), TITLE_CHARS),
+        line if isinstance(line, int) and not isinstance(line, bool) else None,
+        cap(" ".join(str(raw.get("title") or "").split()), TITLE_CHARS),
+        reason,
+    )
+
+
+def vet(bead: str, findings: Iterable[Finding], tree: Tree) -> tuple[list[Finding], list[Rejected]]:
+    """The findings that point at a line or file of ``tree`` (paths normalised), and the rest."""
+    good: list[Finding] = []
+    bad: list[Rejected] = []
+    for finding in findings:
+        reason = problem(finding, tree)
+        if reason is None:
+            good.append(finding.model_copy(update={"file": normal_path(finding.file)}))
+        else:
+            bad.append(_rejected(bead, finding.model_dump(), reason))
+    return good, bad
+
+
+def unreadable(bead: str, run_dir: Path) -> list[Rejected]:
+    """What the agent wrote to ``result.json`` that is no :class:`Finding` at all (a severity
+    ``bogus``, no title), and the findings the built-in agent noted as dropped."""
+    try:
+        data = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(data, dict):
+        return []
+    out = []
+    raw = data.get("findings")
+    for item in raw if isinstance(raw, list) else []:
+        try:
+            Finding.model_validate(item)
+        except pydantic.ValidationError as exc:
+            error = exc.errors()[0]
+            field = ".".join(str(p) for p in error["loc"])
+            reason = f"{field}: {error['msg']}" if field else str(error["msg"])
+            out.append(_rejected(bead, item if isinstance(item, dict) else {}, reason))
+    notes = data.get("problems")
+    for note in notes if isinstance(notes, list) else []:
+        if str(note).startswith("finding "):
+            out.append(Rejected(bead, "", None, "", cap(str(note), MESSAGE_CHARS)))
+    return out
+
+
+def settle(repo: Repo, ids: Sequence[str], head: str) -> list[Rejected]:
+    """Vet the findings of each finished review bead against ``head``: the bead keeps those that
+    point somewhere (paths normalised) and records the rest in ``source``; every rejection."""
+    tree = Tree(repo.root, head)
+    rejected: list[Rejected] = []
+    with repo.store.edit() as tx:
+        for bead_id in ids:
+            bead = tx.get(bead_id)
+            if bead.status != "done" or bead.result is None:
+                continue
+            good, bad = vet(bead_id, bead.result.findings, tree)
+            if bead.attempts:
+                bad = unreadable(bead_id, repo.run_dir(bead_id, bead.attempts[-1].n)) + bad
+            bead.result = bead.result.model_copy(update={"findings": good})
+            bead.source = {**bead.source, REJECTED_KEY: [asdict(r) for r in bad]}
+            tx.put(bead)
+            rejected += bad
+    return rejected
+
+
+def rejections(beads: Iterable[Bead]) -> list[Rejected]:
+    """The findings :func:`settle` rejected, as the beads recorded them."""
+    out = []
+    for bead in beads:
+        recorded = bead.source.get(REJECTED_KEY)
+        for item in recorded if isinstance(recorded, list) else []:
+            if isinstance(item, dict):
+                out.append(_rejected(bead.id, item, str(item.get("reason") or "rejected")))
+    return out
+
+
+# -- SARIF -----------------------------------------------------------------------------------------
+
+
+def rule_id(category: str, severity: str) -> str:
+    """``mayor/<category>/<severity>``: one rule per category and severity, so an alert keeps its
+    rule however the model words the finding (the wording is in the result's message)."""
+    return f"mayor/{slug(category)}/{severity}"
+
+
+def cap(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+ABOUT_RESULTS = "Each result's message says what was found, where, and what to do."
+
+
+def _rule(category: str, severity: str) -> dict[str, Any]:
+    about = f"mayor review, category {category}: a finding of {severity} severity"
     return {
-        "id": rule_id(finding),
-        "name": slug(finding.title),
-        "shortDescription": {"text": finding.title},
-        "fullDescription": {"text": finding.description or finding.title},
-        "help": {"text": finding.recommendation or "See the description."},
+        "id": rule_id(category, severity),
+        "name": f"{slug(category)}-{severity}",
+        "shortDescription": {"text": cap(about, DESCRIPTION_CHARS)},
+        "fullDescription": {
+            "text": cap(
+                f"{about}. Each result's message says what was found, where, and what to do.", DESCRIPTION_CHARS
+            )
+        },
+        "help": {"text": cap(f"See the result's message and its recommendation ({category}).", DESCRIPTION_CHARS)},
+        "defaultConfiguration": {"level": SARIF_LEVEL[severity]},
         "properties": {
-            "security-severity": SECURITY_SEVERITY[finding.severity],
-            "tags": ["security", finding.category or "review"],
+            "security-severity": SECURITY_SEVERITY[severity],
+            "tags": list(dict.fromkeys(["security", category])),
         },
     }
 
 
-def rule_id(finding: Finding) -> str:
-    return f"mayor/{slug(finding.category or 'review')}/{slug(finding.title)[:60]}"
+def artifact_uri(path: str) -> str:
+    """A relative path as a URI reference: percent-encoded (``#``, ``%``, spaces, ``:``, non-ASCII),
+    ``/`` kept, so ``decodeURIComponent`` gives the path back."""
+    return quote(path, safe="/")
 
 
-def _result(finding: Finding, index: int) -> dict[str, Any]:
-    region = {"startLine": finding.line} if finding.line and finding.line > 0 else {}
-    location: dict[str, Any] = {"artifactLocation": {"uri": finding.file.removeprefix("./"), "uriBaseId": "%SRCROOT%"}}
-    if region:
-        location["region"] = region
-    text = finding.description or finding.title
-    if finding.recommendation:
-        text += f"\n\nRecommendation: {finding.recommendation}"
-    digest = hashlib.sha256(f"{finding.file}:{finding.line}:{finding.title}".encode()).hexdigest()[:32]
+def fingerprint(finding: Finding) -> str:
+    """Of the rule, the normalised path and the line; not of the model's wording."""
+    category = finding.category or "review"
+    key = f"{rule_id(category, finding.severity)}\0{normal_path(finding.file) or finding.file}\0{finding.line or 0}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _message(finding: Finding) -> str:
+    text = finding.title.strip()
+    if finding.description.strip():
+        text += f"\n\n{finding.description.strip()}"
+    if finding.recommendation.strip():
+        text += f"\n\nRecommendation: {finding.recommendation.strip()}"
+    return cap(text, MESSAGE_CHARS)
+
+
+def _result(finding: Finding, index: int, occurrence: int) -> dict[str, Any]:
+    category = finding.category or "review"
+    artifact = {"uri": artifact_uri(normal_path(finding.file) or finding.file), "uriBaseId": SRCROOT}
+    location: dict[str, Any] = {"artifactLocation": artifact}
+    if finding.line:
+        location["region"] = {"startLine": finding.line}
+    print_ = fingerprint(finding) + (f":{occurrence}" if occurrence > 1 else "")
     return {
-        "ruleId": rule_id(finding),
+        "ruleId": rule_id(category, finding.severity),
         "ruleIndex": index,
         "level": SARIF_LEVEL[finding.severity],
-        "message": {"text": text},
+        "message": {"text": _message(finding)},
         "locations": [{"physicalLocation": location}],
-        "partialFingerprints": {"mayorFinding/v1": digest},
-        "properties": {"severity": finding.severity, "category": finding.category},
+        "partialFingerprints": {"mayorFinding/v2": print_},
+        "properties": {"severity": finding.severity, "category": category, "title": cap(finding.title, 200)},
     }
 
 
-def sarif(findings: Iterable[Finding], version: str, categories: Iterable[str] = ()) -> dict[str, Any]:
-    """A SARIF 2.1.0 log of ``findings`` (one run, tool ``mayor``), as GitHub code scanning reads it."""
+def _invocation(rejected: Sequence[Rejected], successful: bool) -> dict[str, Any]:
+    """The run's one invocation; each rejected finding is a warning notification, never a result."""
+    notes = [
+        {
+            "level": "warning",
+            "descriptor": {"id": "mayor/rejected-finding"},
+            "message": {"text": cap(f"finding rejected ({r.bead}): {r.describe()}", MESSAGE_CHARS)},
+        }
+        for r in rejected
+    ]
+    return {"executionSuccessful": successful, "toolExecutionNotifications": notes}
+
+
+def sarif(
+    findings: Iterable[Finding],
+    version: str,
+    categories: Iterable[str] = (),
+    *,
+    root: Path | None = None,
+    rejected: Sequence[Rejected] = (),
+    successful: bool = True,
+) -> dict[str, Any]:
+    """A SARIF 2.1.0 log of ``findings`` (one run, tool ``mayor``), as GitHub code scanning reads it.
+
+    Paths are relative to ``%SRCROOT%`` (``root``, when given, as a ``file:`` URI); the findings
+    should have passed :func:`vet`. Rejected findings are notifications of the invocation."""
     rules: list[dict[str, Any]] = []
     index: dict[str, int] = {}
+    seen: dict[str, int] = {}
     results = []
     for finding in findings:
-        rid = rule_id(finding)
+        category = finding.category or "review"
+        rid = rule_id(category, finding.severity)
         if rid not in index:
             index[rid] = len(rules)
-            rules.append(_rule(finding))
-        results.append(_result(finding, index[rid]))
+            rules.append(_rule(category, finding.severity))
+        key = fingerprint(finding)
+        seen[key] = seen.get(key, 0) + 1
+        results.append(_result(finding, index[rid], seen[key]))
     driver = {
         "name": "mayor",
         "version": version,
         "informationUri": "https://github.com/mayor-dev/mayor",
         "rules": rules,
     }
-    run = {"tool": {"driver": driver}, "results": results, "properties": {"categories": list(categories)}}
+    base: dict[str, Any] = {"description": {"text": "The root of the reviewed repository."}}
+    if root is not None:
+        base["uri"] = root.resolve().as_uri().rstrip("/") + "/"
+    run = {
+        "tool": {"driver": driver},
+        "originalUriBaseIds": {SRCROOT: base},
+        "invocations": [_invocation(rejected, successful)],
+        "results": results,
+        "columnKind": "unicodeCodePoints",
+        "properties": {"categories": list(categories)},
+    }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
@@ -164,6 +415,33 @@ def counts(findings: Iterable[Finding]) -> Mapping[str, int]:
     for finding in findings:
         out[finding.severity] += 1
     return out
+
+
+def review_text(bead: Bead, shown: int = 10) -> str:
+    """``mayor show`` of a review bead: what was reviewed, how it ended, its findings and rejections;
+    not the prompt (``--json`` has it whole)."""
+    source = bead.source
+    lines = [
+        f"{bead.id}  {bead.title}",
+        f"status: {bead.status}   kind: {bead.kind}   category: {source.get('category') or '?'}",
+        f"reviewed: {str(source.get('head') or '?')[:12]}" + (f" since {source['base']}" if source.get("base") else ""),
+    ]
+    lines += [f"attempt {a.n}: {a.outcome or 'running'}" + (f": {a.error}" if a.error else "") for a in bead.attempts]
+    found = bead.result.findings if bead.result else []
+    lines.append("findings: " + ", ".join(f"{n} {sev}" for sev, n in counts(found).items()))
+    for finding in sorted(found, key=_rank)[:shown]:
+        where = f"{finding.file}:{finding.line}" if finding.line else finding.file
+        lines.append(f"  [{finding.severity}] {where} {finding.title}")
+    if len(found) > shown:
+        lines.append(f"  ... and {len(found) - shown} more")
+    rejected = rejections([bead])
+    if rejected:
+        lines.append(f"rejected findings ({len(rejected)}), not in the SARIF:")
+        lines += [f"  {r.describe()}" for r in rejected[:shown]]
+    if bead.error:
+        lines.append(f"error: {bead.error}")
+    lines.append(f"(the prompt and every field: mayor show {bead.id} --json)")
+    return "\n".join(lines)
 
 
 # -- the review beads ------------------------------------------------------------------------------
@@ -224,6 +502,16 @@ def make_beads(repo: Repo, categories: Sequence[str], base: str | None, head: st
     return ids
 
 
-def write_sarif(path: Path, findings: Sequence[Finding], version: str, categories: Iterable[str]) -> None:
+def write_sarif(
+    path: Path,
+    findings: Sequence[Finding],
+    version: str,
+    categories: Iterable[str],
+    *,
+    root: Path | None = None,
+    rejected: Sequence[Rejected] = (),
+    successful: bool = True,
+) -> None:
     """The :func:`sarif` log of ``findings``, as indented JSON, to ``path``."""
-    path.write_text(json.dumps(sarif(findings, version, categories), indent=2) + "\n")
+    log = sarif(findings, version, categories, root=root, rejected=rejected, successful=successful)
+    path.write_text(json.dumps(log, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
