@@ -265,6 +265,17 @@ def cancel(bead_id: Annotated[str, typer.Argument(metavar="ID")]) -> int:
 
 
 @app.command()
+def retry(
+    bead_id: Annotated[str, typer.Argument(metavar="ID")],
+    note: Annotated[str, typer.Option("--note", "-m", metavar="TEXT", help="What the next attempt should know.")] = "",
+) -> int:
+    """Stop a bead's running attempt and start a new one with a note in its feedback (not a failure)."""
+    from supervisor.commands import retry as cmd
+
+    return cmd.run(bead_id=bead_id, note=note)
+
+
+@app.command()
 def reopen(bead_id: Annotated[str, typer.Argument(metavar="ID")]) -> int:
     """Open a failed, cancelled or finished bead again."""
     from supervisor.commands import edit

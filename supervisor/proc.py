@@ -6,7 +6,7 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -76,9 +76,11 @@ def run_group(
     timeout: float,
     out: IO[bytes],
     base: Mapping[str, str] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> int | None:
     """``bash -c command`` in its own process group, output to ``out``; on timeout the whole group
-    is killed (a test server the command started included) and None is returned."""
+    is killed (a test server the command started included) and None is returned. ``on_start``
+    gets the group's id as soon as it runs (to find it again after a crash)."""
     proc = subprocess.Popen(
         ["bash", "-c", command],
         cwd=cwd,
@@ -89,6 +91,8 @@ def run_group(
         start_new_session=True,
     )
     try:
+        if on_start is not None:
+            on_start(proc.pid)
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         return None

@@ -259,3 +259,30 @@ def test_the_users_own_changes_in_the_checkout_are_never_taken_for_a_cut_short_l
 
     assert out.returncode == 1 and "uncommitted changes" in out.stderr
     assert readme.read_text() == "the user's own edit\n"
+
+
+def test_mayor_retry_stops_the_running_attempt_and_starts_one_with_the_note(repo: Path, tmp_path: Path) -> None:
+    from tests.sling_helpers import mayor, start_sling, wait_for
+
+    agent = script(
+        tmp_path / "agents" / "slow.sh",
+        """
+        if [ "$MAYOR_ATTEMPT" = 1 ]; then sleep 300; fi
+        cp "$MAYOR_FEEDBACK_FILE" got-feedback.txt && git add -A && git commit -qm "with the note"
+        """,
+    )
+    configure(repo, {"slow": agent})
+    add_bead(repo, "r1")
+    proc = start_sling(repo)
+    try:
+        wait_for(lambda: of(events(repo), "agent_started"), "the first attempt")
+        said = mayor(repo, "retry", "r1", "--note", "use the other approach")
+        assert said.returncode == 0 and "stopped" in said.stderr, said.stderr
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out + err
+    r1 = bead(repo, "r1")
+    assert r1.status == "merged" and [a.outcome for a in r1.attempts] == ["retry_requested", "passed"]
+    assert "use the other approach" in git(repo, "show", "main:got-feedback.txt")

@@ -27,8 +27,10 @@ _WRAPPER = 'eval "$MAYOR_AGENT_COMMAND"\nstatus=$?\necho "$status" > "$MAYOR_RUN
 KILL_GRACE_S = 3.0
 
 
-ExitReason = Literal["exited", "killed", "lost", "timeout", "idle", "interrupted", "cancelled", "budget", "stopped"]
-StopReason = Literal["timeout", "idle", "interrupted", "cancelled", "budget", "stopped"]
+ExitReason = Literal[
+    "exited", "killed", "lost", "timeout", "idle", "interrupted", "cancelled", "budget", "stopped", "retry"
+]
+StopReason = Literal["timeout", "idle", "interrupted", "cancelled", "budget", "stopped", "retry"]
 """Why the supervisor stopped an agent."""
 
 

@@ -20,6 +20,7 @@ from supervisor.run import evidence, outcomes
 from supervisor.run.agentproc import AgentProcess, StopReason
 from supervisor.run.beadstate import begin_attempt, current, end_attempt, modify
 from supervisor.run.context import RunContext
+from supervisor.run.control import clear_request, retry_requested, take_note
 from supervisor.run.hooks import agent_git_env
 from supervisor.run.judge import judge
 from supervisor.run.outcomes import Failure, last_counted
@@ -60,6 +61,10 @@ class AttemptRunner:
             ctx.pool.unlock(self.slot)  # its process group is gone: a git lock it left would stop everything after
             if exit_.reason in ("interrupted", "budget") or stopped_by_run_budget(ctx, agent, report):
                 outcomes.interrupted(ctx, bead.id)
+            elif exit_.reason == "retry":
+                clear_request(ctx.repo, bead.id)
+                ctx.events.emit(EventType.RETRIED, bead.id, n, outcome="retry_requested", error="retried by the user")
+                modify(ctx.store, bead.id, lambda b: end_attempt(b, "retry_requested", "stopped by `mayor retry`"))
             elif exit_.reason == "cancelled":
                 ctx.events.emit(EventType.CANCELLED, bead.id, n)
                 modify(ctx.store, bead.id, lambda b: end_attempt(b, "cancelled", "cancelled by the user"))
@@ -135,8 +140,13 @@ class AttemptRunner:
         (run_dir / "prompt.md").write_text(render(template, fields, ctx.repo.mayor_dir))
         feedback = run_dir / "feedback.md"
         last = last_counted(bead, before=n)
-        previous = ctx.repo.run_dir(bead.id, last.n) / "feedback_out.md" if last else None
-        feedback.write_text(previous.read_text() if previous and previous.exists() else "")
+        if not feedback.exists():  # written once, at launch (the checks later get the same environment)
+            previous = ctx.repo.run_dir(bead.id, last.n) / "feedback_out.md" if last else None
+            text = previous.read_text() if previous and previous.exists() else ""
+            note = take_note(ctx.repo, bead.id)
+            if note:
+                text = f"A note from the person running mayor:\n{note}\n{text}"
+            feedback.write_text(text)
         state_dir = ctx.repo.mayor_dir / "state"
         return {
             "MAYOR_BEAD_ID": bead.id,
@@ -162,6 +172,8 @@ class AttemptRunner:
             return "interrupted"
         if check_budget(ctx):
             return "budget"
+        if retry_requested(ctx.repo, bead_id):
+            return "retry"
         try:
             status = ctx.store.get(bead_id).status
         except MayorError:

@@ -22,7 +22,7 @@ def modify(store: Store, bead_id: str, change: Callable[[Bead], None]) -> Bead:
 
 def counted_attempts(bead: Bead) -> int:
     """Attempts that count against the maximum (an interrupted one does not)."""
-    return sum(1 for a in bead.attempts if a.outcome != "interrupted")
+    return sum(1 for a in bead.attempts if a.outcome not in ("interrupted", "retry_requested"))
 
 
 def current(bead: Bead) -> Attempt:
@@ -40,7 +40,7 @@ def end_attempt(bead: Bead, outcome: Outcome, error: str, max_attempts: int | No
         attempt.outcome, attempt.error, attempt.ended_at = outcome, error, now()
     if outcome == "cancelled" or bead.status == "cancelled":
         bead.status = "cancelled"
-    elif outcome == "interrupted":
+    elif outcome in ("interrupted", "retry_requested"):
         bead.status = "open"
     elif max_attempts is not None and counted_attempts(bead) >= max_attempts:
         bead.status, bead.error = "failed", error

@@ -16,7 +16,7 @@ from beads.models import Bead, BeadSummary
 from beads.store import Store
 from supervisor.agents import Adapter, adapter_for, check_runnable, resolve_agent
 from supervisor.config import AgentConfig, Config, parse_duration
-from supervisor.events import EventLog
+from supervisor.events import EventLog, EventType
 from supervisor.repo import Repo
 from supervisor.run.budget import Budget
 from supervisor.run.hooks import user_hooks_dir, write_hooks
@@ -110,7 +110,9 @@ class RunContext:
     @cached_property
     def pool(self) -> Pool:
         config = self.repo.config
-        return Pool(self.repo.root, config.setup, config.copy_files, pool_dir(self.repo.root, config.worktrees))
+        base = pool_dir(self.repo.root, config.worktrees)
+        notify = lambda path: self.events.emit(EventType.SETUP_STARTED, worktree=str(path))  # noqa: E731
+        return Pool(self.repo.root, config.setup, config.copy_files, base, notify)
 
     @cached_property
     def budget(self) -> Budget:
@@ -127,6 +129,9 @@ class RunContext:
             guard=self.guard_target,
             path=self.pool.base / "merge",
             make=self.pool.make,
+            notify=lambda bead, candidate, log: self.events.emit(
+                EventType.GATE_STARTED, bead, None, candidate=candidate, log=str(log)
+            ),
         )
 
     @cached_property

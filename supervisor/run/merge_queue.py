@@ -22,6 +22,7 @@ from beads.store import atomic_write
 from supervisor import gitops
 from supervisor.errors import MayorError
 from supervisor.proc import git, run, run_group
+from supervisor.run.groups import GroupRecords
 from supervisor.run.workenv import worktree_env
 from supervisor.run.worktrees import ADMIN_LOCK, branch_name, pool_dir
 
@@ -69,6 +70,7 @@ class MergeQueue:
         guard: Callable[[], None] | None = None,
         path: Path | None = None,
         make: Callable[[Path, str], None] | None = None,
+        notify: Callable[[str | None, str, Path], object] | None = None,
     ) -> None:
         self.root = root
         self.guard = guard
@@ -81,6 +83,12 @@ class MergeQueue:
         self.journal = state_dir / "merge.json"
         self.path = path or pool_dir(root) / "merge"
         """The gate's worktree, beside the slots' (outside the repository and its ``.git``)."""
+        self.groups = GroupRecords(state_dir / "groups")
+        """The gates running now, so that a restart stops those a killed supervisor left."""
+        self.notify = notify
+        """Told of each gate run as it starts (bead, candidate, log): the ``gate_started`` event."""
+        self.landing: str | None = None
+        """The bead being landed (None while the target alone is gated)."""
         self.make = make
         """Makes the gate's worktree (copy files, ``setup``) as the pool makes a slot's; None: a bare worktree."""
         self.landed_log = state_dir / "landed"
@@ -110,6 +118,7 @@ class MergeQueue:
     def land(self, bead: Bead, log_dir: Path, wanted: Callable[[], bool] = lambda: True) -> Landing:
         """Land ``bead``'s branch; ``wanted`` is asked last, just before the target moves (a bead
         cancelled while its gate ran is not landed)."""
+        self.landing = bead.id
         head = gitops.rev(f"refs/heads/{branch_name(bead.id)}", self.root)
         if head is None:
             raise BranchGone(
@@ -159,6 +168,7 @@ class MergeQueue:
         command cannot run) raises :class:`GateCannotRun`: a config error, not a red target."""
         if not self.gate or gitops.tree_of(tip, self.root) in self.green_trees:
             return TargetCheck(tip, True, log)
+        self.landing = None
         self._checkout(tip)
         log.parent.mkdir(parents=True, exist_ok=True)
         code = self._gate_once(log, tip, append=False)
@@ -234,8 +244,16 @@ class MergeQueue:
 
     def _gate_once(self, log: Path, candidate: str, append: bool) -> int:
         env = {"MAYOR_CANDIDATE": candidate, "MAYOR_TARGET": self.target}
-        with open(log, "ab" if append else "wb") as out:
-            code = run_group(self.gate or "true", self.path, env, self.gate_timeout, out, base=worktree_env(self.path))
+        if self.notify is not None:
+            self.notify(self.landing, candidate, log)
+        with open(log, "ab" if append else "wb") as out, self.groups.recording() as started:
+
+            def record(pgid: int) -> None:
+                started.append(pgid)
+                self.groups.record(pgid, f"the gate on {candidate[:12]}")
+
+            base = worktree_env(self.path)
+            code = run_group(self.gate or "true", self.path, env, self.gate_timeout, out, base=base, on_start=record)
             if code is None:
                 out.write(f"\nmayor: the gate timed out after {self.gate_timeout:.0f}s\n".encode())
                 return 124

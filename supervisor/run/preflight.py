@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from supervisor import gitops
 from supervisor.errors import MayorError
-from supervisor.events import EventType
 from supervisor.output import say
 from supervisor.run.context import RunContext
 from supervisor.run.workenv import SETUP_HINT, import_leak, missing_programs, python_packages, worktree_env
@@ -23,8 +22,6 @@ def check_commands(ctx: RunContext) -> None:
     if not gate and not config.setup:
         return
     tip = gitops.ensure_branch_exists(ctx.opts.target, ctx.repo.root)
-    if config.setup and not (ctx.queue.path / ".git").exists():
-        ctx.events.emit(EventType.SETUP_STARTED, where="gate", worktree=str(ctx.queue.path))
     worktree = ctx.queue.ensure_worktree(tip)  # runs setup there; SetupFailed is a MayorError
     env = worktree_env(worktree)
     for what, command in (("gate", gate), ("setup", config.setup)):

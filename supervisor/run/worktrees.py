@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from supervisor.errors import MayorError
@@ -135,8 +136,11 @@ class Pool:
         setup: str | None = None,
         copy_files: list[str] | None = None,
         base: Path | None = None,
+        notify: Callable[[Path], object] | None = None,
     ) -> None:
         self.repo_root = repo_root
+        self.notify = notify
+        """Told of each ``setup`` run as it starts (the worktree): the ``setup_started`` event."""
         self.base = base or pool_dir(repo_root)
         self.setup = setup
         self.copy_files = copy_files or []
@@ -194,6 +198,8 @@ class Pool:
             git("worktree", "add", "-q", "--detach", str(path), start_point, cwd=self.repo_root)
         self._copy_in(path)
         if self.setup:
+            if self.notify is not None:
+                self.notify(path)
             proc = run(["bash", "-c", self.setup], path, check=False, base=setup_env())
             if proc.returncode != 0:
                 shutil.rmtree(path, ignore_errors=True)
