@@ -469,5 +469,21 @@ def status(as_json: JsonOpt = False) -> int:
     return cmd.run(as_json=as_json)
 
 
+@app.command()
+def dashboard(
+    host: Annotated[str, typer.Option(help="The address to listen on (others can reach it unless 127.0.0.1).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=0, max=65535, help="The port (0: any free one).")] = 8470,
+    actions: Annotated[
+        bool, typer.Option("--actions", help="Show approve, reject, cancel and retry buttons (default: read-only).")
+    ] = False,
+) -> int:
+    """Serve a live web page of this repository's run (status, queue, logs, diffs); prints its URL."""
+    from supervisor.commands import dashboard as cmd
+
+    return cmd.run(host=host, port=port, actions=actions)
+
+
 def main() -> None:
     app()
