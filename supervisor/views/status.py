@@ -349,6 +349,8 @@ def cells(row: BeadRow, now: datetime) -> list[str]:
     last = row.last_event or ""
     if row.last_event_at is not None:
         last += f" ({duration((now - row.last_event_at).total_seconds())} ago)"
+    if row.status == "failed" and row.error:
+        last = f"failed: {row.error}"
     return [
         row.id,
         row.title,
