@@ -53,6 +53,7 @@ KEEPALIVE_S = 10.0
 ACTIONS = ("approve", "reject", "cancel", "retry")
 BEAD_API = re.compile(r"^/api/beads/(?P<id>[A-Za-z0-9][A-Za-z0-9._-]{0,63})(?:/(?P<what>[a-z]+))?$")
 TOKEN_HEADER = "X-Mayor-Token"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class Refused(Exception):
@@ -82,13 +83,14 @@ class Dashboard:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
 
-    def hosts(self) -> set[str]:
-        """The ``Host`` headers that name this server."""
-        names = {self.host, "127.0.0.1", "localhost", "[::1]"} if self._loopback() else {self.host}
-        return {f"{name}:{self.port}" for name in names} | ({self.host} if self.host not in ("", "0.0.0.0") else set())
-
-    def _loopback(self) -> bool:
-        return self.host in ("127.0.0.1", "localhost", "::1")
+    def accepts(self, host_header: str) -> bool:
+        """Whether a request's ``Host`` names this server. Bound to every address (``0.0.0.0``),
+        any name may reach it, so any is accepted (the command warns of that binding)."""
+        if self.host in ("", "0.0.0.0", "::"):
+            return True
+        named = f"[{self.host}]" if ":" in self.host else self.host
+        names = {named, "127.0.0.1", "localhost", "[::1]"} if self.host in LOOPBACK else {named}
+        return host_header in {f"{name}:{self.port}" for name in names}
 
     def serve_forever(self) -> None:
         try:
@@ -146,7 +148,7 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     def _check_host(self) -> None:
-        if self.headers.get("Host", "") not in self.dash.hosts():
+        if not self.dash.accepts(self.headers.get("Host", "")):
             raise Refused(HTTPStatus.MISDIRECTED_REQUEST, "this dashboard answers only requests addressed to it")
 
     # -- reading -----------------------------------------------------------------------------------
@@ -226,7 +228,7 @@ class Handler(BaseHTTPRequestHandler):
         if not self.dash.actions:
             raise Refused(HTTPStatus.FORBIDDEN, "this dashboard is read-only; start it with --actions to act")
         origin = self.headers.get("Origin")
-        if origin is not None and urlsplit(origin).netloc not in self.dash.hosts():
+        if origin is not None and urlsplit(origin).netloc != self.headers.get("Host"):
             raise Refused(HTTPStatus.FORBIDDEN, f"cross-site request refused (Origin {origin})")
         if self.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
             raise Refused(HTTPStatus.FORBIDDEN, "cross-site request refused (Sec-Fetch-Site)")
