@@ -77,6 +77,9 @@ def test_bead_api_gives_attempts_logs_and_diff(served: Dashboard, ran: Path) -> 
     assert code == 200 and "work/a.txt" in diff and "+a" in diff
     assert request(served.port, "/api/beads/nope")[0] == 404
     assert request(served.port, "/api/beads/a/log?attempt=7")[0] == 409
+    assert request(served.port, "/api/beads/a/log?offset=x")[0] == 400
+    assert request(served.port, "/api/events?since=soon")[0] == 400
+    assert request(served.port, "/nowhere")[0] == 404
 
 
 def read_events(port: int, since: int, found: list[dict[str, Any]], stop: threading.Event) -> None:

@@ -42,7 +42,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from beads.errors import MayorError, NotFound
 from supervisor.events import EventLog
-from supervisor.views.dashboard_api import NotImplementedAction
+from supervisor.views.dashboard_api import BadRequest, NotImplementedAction, number
 
 if TYPE_CHECKING:
     from supervisor.repo import Repo
@@ -140,12 +140,16 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json({"error": str(exc)}, exc.status)
         except NotImplementedAction as exc:
             self._send_json({"error": str(exc)}, HTTPStatus.NOT_IMPLEMENTED)
+        except BadRequest as exc:
+            self._send_json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
         except NotFound as exc:
             self._send_json({"error": str(exc)}, HTTPStatus.NOT_FOUND)
         except MayorError as exc:
             self._send_json({"error": str(exc)}, HTTPStatus.CONFLICT)
         except (BrokenPipeError, ConnectionResetError):
             pass
+        except Exception as exc:  # a bug: say so to the page, keep serving the others
+            self._send_json({"error": f"unexpected error: {exc!r}"}, HTTPStatus.INTERNAL_SERVER_ERROR)
 
     def _check_host(self) -> None:
         if not self.dash.accepts(self.headers.get("Host", "")):
@@ -166,7 +170,8 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/api/overview":
             self._send_json(api.overview(self.dash.repo, actions=self.dash.actions))
         elif path == "/api/events":
-            self._stream(int(query.get("since") or self.headers.get("Last-Event-ID") or 0))
+            resumed = {"since": self.headers.get("Last-Event-ID") or ""}
+            self._stream(number(query, "since") or number(resumed, "since") or 0)
         elif match := BEAD_API.match(path):
             self._bead(match["id"], match["what"], query)
         else:

@@ -18,6 +18,21 @@ class NotImplementedAction(MayorError):
     """An action this installation of mayor cannot do yet (the server answers 501)."""
 
 
+class BadRequest(MayorError):
+    """A request whose parameters make no sense (the server answers 400)."""
+
+
+def number(query: dict[str, str], key: str) -> int | None:
+    """The whole number ``key`` of a query string, if given."""
+    value = query.get(key)
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise BadRequest(f"{key} must be a whole number, not {value!r}") from None
+
+
 def status(repo: Repo) -> dict[str, Any]:
     """The JSON of ``mayor status --json``."""
     from supervisor.views.status import snapshot
@@ -65,9 +80,9 @@ def log(repo: Repo, bead_id: str, query: dict[str, str]) -> dict[str, Any]:
     if kind not in LOG_FILES:
         raise MayorError(f"no log {kind!r}; one of {', '.join(LOG_FILES)}")
     found = repo.store.get(bead_id)
-    attempt = attempt_number(found, int(query["attempt"]) if query.get("attempt") else None)
+    attempt = attempt_number(found, number(query, "attempt"))
     path = log_path(repo, found, kind, attempt)  # type: ignore[arg-type]
-    text, offset = read_from(path, int(query.get("offset") or 0))
+    text, offset = read_from(path, max(0, number(query, "offset") or 0))
     return {"path": str(path), "exists": path.exists(), "attempt": attempt, "text": text, "offset": offset}
 
 
