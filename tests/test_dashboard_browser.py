@@ -120,3 +120,18 @@ def test_during_a_run_the_page_follows_events_and_a_bead_page_shows_its_log(
     finally:
         release.touch()
         proc.communicate(timeout=90)
+
+
+def test_with_actions_the_page_cancels_a_bead_through_its_token(browser: Any, mayor_repo: Path, tmp_path: Path) -> None:
+    from tests.sling_helpers import add_bead
+
+    ran_repo(mayor_repo, tmp_path)
+    add_bead(mayor_repo, "c", "Build part C")
+    with Dashboard(Repo(mayor_repo), port=0, actions=True) as dash:
+        page = open_page(browser, dash.url + "bead/c")
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.locator('button[data-action="cancel"]').click()
+        page.locator("#bead .pill", has_text="cancelled").wait_for(timeout=10_000)
+        assert bead(mayor_repo, "c").status == "cancelled"
+        assert page.locator('button[data-action="approve"]').count() == 0  # c is not in review
+        assert page.errors == []
