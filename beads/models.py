@@ -30,6 +30,7 @@ Outcome = Literal[
     "cancelled",
     "interrupted",
     "rejected",
+    "retry_requested",
 ]
 """How an attempt ended. ``interrupted`` (the supervisor stopped, the budget ran out) does not
 count against ``max_attempts``; ``passed`` means the supervisor's checks passed, not that it landed."""

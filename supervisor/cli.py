@@ -482,5 +482,45 @@ def status(as_json: JsonOpt = False) -> int:
     return cmd.run(as_json=as_json)
 
 
+@app.command()
+def logs(
+    bead_id: Annotated[str, typer.Argument(metavar="ID")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the log is complete.")] = False,
+    attempt: Annotated[int | None, typer.Option(min=1, help="This attempt (default: the last).")] = None,
+    gate: Annotated[bool, typer.Option("--gate", help="The gate's log on the bead's merge candidate.")] = False,
+    checks: Annotated[bool, typer.Option("--checks", help="The acceptance checks' log.")] = False,
+) -> int:
+    """Print a bead's agent log (or its checks' or gate's), of its last attempt by default."""
+    from supervisor.commands import logs as cmd
+
+    if gate and checks:
+        raise typer.BadParameter("give --gate or --checks, not both")
+    return cmd.run(bead_id=bead_id, follow=follow, attempt=attempt, gate=gate, checks=checks)
+
+
+@app.command()
+def diff(bead_id: Annotated[str, typer.Argument(metavar="ID")]) -> int:
+    """A bead's change against the target: its branch, or its merge commit once landed."""
+    from supervisor.commands import diff as cmd
+
+    return cmd.run(bead_id=bead_id)
+
+
+@app.command()
+def dashboard(
+    host: Annotated[str, typer.Option(help="The address to listen on (others can reach it unless 127.0.0.1).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=0, max=65535, help="The port (0: any free one).")] = 8470,
+    actions: Annotated[
+        bool, typer.Option("--actions", help="Show approve, reject, cancel and retry buttons (default: read-only).")
+    ] = False,
+) -> int:
+    """Serve a live web page of this repository's run (status, queue, logs, diffs); prints its URL."""
+    from supervisor.commands import dashboard as cmd
+
+    return cmd.run(host=host, port=port, actions=actions)
+
+
 def main() -> None:
     app()

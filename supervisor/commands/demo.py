@@ -9,6 +9,7 @@ It shows the live view, then the summary, and prints the repository's path on it
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -87,7 +88,28 @@ def _sling(path: Path) -> int:
 
 
 def _summary(path: Path) -> None:
+    """The mayor summary drawn for a terminal (rich's Markdown: headings, tables, no HTML)."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
     from supervisor.repo import Repo
     from supervisor.views import report
 
-    print(report.render_markdown(report.facts(Repo(path))))
+    console = Console(soft_wrap=False)
+    console.print(Markdown(for_terminal(report.render_markdown(report.facts(Repo(path))))))
+
+
+DETAILS = re.compile(r"<details><summary>(?P<head>.*?)</summary>")
+
+
+def for_terminal(markdown: str) -> str:
+    """GitHub's Markdown of the summary without its HTML: a folded group becomes a heading."""
+    lines = []
+    for line in markdown.splitlines():
+        if line.startswith("<!--") or line.strip() == "</details>":
+            continue
+        match = DETAILS.match(line)
+        if match:
+            line = "#### " + re.sub(r"</?b>", "", match["head"])
+        lines.append(line)
+    return "\n".join(lines)

@@ -9,7 +9,7 @@ from beads import graph
 from beads.errors import MayorError
 from beads.models import STATUSES, Bead, BeadSummary, bead_schema
 from supervisor.output import print_json, print_table, say
-from supervisor.repo import open_repo
+from supervisor.repo import Repo, open_repo
 from supervisor.views.plan import bead_text, ready_whole, render_graph
 
 
@@ -58,7 +58,8 @@ def list_beads(
 
 
 def show(*, bead_id: str, as_json: bool = False) -> int:
-    bead = open_repo().store.get(bead_id)
+    repo = open_repo()
+    bead = repo.store.get(bead_id)
     if as_json:
         print_json(bead.model_dump(mode="json"))
     elif bead.report_only:
@@ -66,8 +67,27 @@ def show(*, bead_id: str, as_json: bool = False) -> int:
 
         print(review_text(bead))
     else:
-        print(bead_text(bead))
+        print("\n".join([bead_text(bead), *_landing_and_logs(repo, bead)]))
     return 0
+
+
+def _landing_and_logs(repo: Repo, bead: Bead) -> list[str]:
+    """What ``mayor show`` adds to the plan's view of a bead: its merge commit, files and log paths."""
+    from supervisor.views.beadfiles import LOG_FILES
+
+    lines = []
+    if bead.result is not None and (bead.result.commit or bead.result.files):
+        lines += ["", f"{'merge commit' if bead.status == 'merged' else 'commit'}: {bead.result.commit or '-'}"]
+        lines += [f"files: {', '.join(bead.result.files)}"] if bead.result.files else []
+    logs = [
+        f"  {a.n}. {repo.run_dir(bead.id, a.n) / name}"
+        for a in bead.attempts
+        for name in LOG_FILES.values()
+        if (repo.run_dir(bead.id, a.n) / name).exists()
+    ]
+    if logs:
+        lines += ["", "logs (`mayor logs ID [--attempt N] [--checks|--gate]`):", *logs]
+    return lines
 
 
 def ready(*, as_json: bool = False) -> int:

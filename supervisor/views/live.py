@@ -1,9 +1,11 @@
 """What ``mayor sling`` shows while it runs.
 
-On a terminal: the table of ``mayor status`` (bead, status, attempt, elapsed, last event, tokens
-and cost, the merge queue), kept live with rich and redrawn when events arrive, or once a second
-for the clocks. Otherwise (CI, a pipe): one plain, timestamped line per event. Both follow
-``events.jsonl`` from where the run started.
+On a terminal: :func:`render_fitted`, kept live with rich and redrawn when events arrive, or once a
+second for the clocks: the supervisor, the counts by status (waiting beads included), the merge
+queue with the gate's progress, then the table of ``mayor status`` (bead, status, attempt, elapsed,
+last event or failure reason, tokens and cost) with every bead in play and as many finished ones
+as fit the terminal's height; the rest are folded into one line. Otherwise (CI, a pipe): one
+plain, timestamped line per event. Both follow ``events.jsonl`` from where the run started.
 """
 
 from __future__ import annotations
@@ -13,12 +15,20 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from supervisor.events import Event, EventLog
 from supervisor.repo import Repo
 
+if TYPE_CHECKING:
+    from rich.console import Group
+
+    from supervisor.views.status import BeadRow, Snapshot
+
 REDRAW_S = 1.0
+IN_PLAY = ("running", "queued", "review")
+FIXED_LINES = 8
+"""Lines that are not bead rows: supervisor, counts, queue, the table's borders and header, the fold."""
 
 
 def plain_line(event: Event) -> str:
@@ -75,21 +85,26 @@ class PlainView:
 
 
 class LiveView:
-    """A rich ``Live`` display of :func:`supervisor.views.status.render_table`, cheap when idle."""
+    """A rich ``Live`` display of :func:`render_fitted`, sized to the terminal, cheap when idle."""
 
     def __init__(self, repo: Repo, console: Any = None) -> None:
+        from rich import get_console
         from rich.live import Live
 
-        from supervisor.views.status import Tracker, render_table
+        from supervisor.views.status import Tracker
 
         self.tracker = Tracker(repo)
-        self.render = render_table
         self.drawn = 0.0
-        self.live = Live(self.render(self.tracker.snapshot()), console=console, auto_refresh=False)
+        self.console = console or get_console()
+        self.live = Live(self.render(self.tracker.snapshot()), console=self.console, auto_refresh=False)
 
     def __call__(self, events: list[Event]) -> None:
         if events or time.monotonic() - self.drawn >= REDRAW_S:
             self.redraw()
+
+    def render(self, snap: Snapshot) -> Group:
+        size = self.console.size
+        return render_fitted(snap, size.height, size.width)
 
     def redraw(self) -> None:
         self.live.update(self.render(self.tracker.snapshot()), refresh=True)
@@ -102,6 +117,84 @@ class LiveView:
     def __exit__(self, *exc: object) -> None:
         self.redraw()  # the final state
         self.live.__exit__(None, None, None)
+
+
+def counts_line(snap: Snapshot) -> str:
+    """``3 running · 2 queued · 10 merged · 1 failed · 33 waiting`` (waiting: open beads)."""
+    order = ("running", "queued", "review", "merged", "done", "failed", "cancelled", "open")
+    parts = [f"{snap.counts[s]} {'waiting' if s == 'open' else s}" for s in order if snap.counts.get(s)]
+    return " · ".join(parts) or "no bead yet"
+
+
+def gate_and_queue_line(snap: Snapshot, width: int) -> str:
+    """The gate's progress and the merge queue, cut to ``width`` with a count of the rest."""
+    from supervisor.views.report_markdown import duration
+    from supervisor.views.status import queue_line
+
+    gate = ""
+    if snap.gate is not None:
+        gate = f"gate: {snap.gate.bead} running {duration(snap.gate.elapsed_s) if snap.gate.elapsed_s else ''}".rstrip()
+        gate += "   "
+    line = gate + queue_line(snap)
+    for shown in range(len(snap.queue), 0, -1):
+        if len(line) <= width:
+            break
+        rest = len(snap.queue) - shown + 1
+        names = [f"{i} (landing)" if i == snap.landing else i for i in snap.queue[: shown - 1]]
+        line = gate + "merge queue: " + " -> ".join(names) + f" (+{rest} more)"
+    return line
+
+
+def fitted_rows(snap: Snapshot, room: int) -> tuple[list[BeadRow], list[BeadRow]]:
+    """The rows to draw in ``room`` lines, in that order, and the finished ones folded away. Beads in
+    play come first and always show (running, queued, review); then failed beads; then the others,
+    the most recently finished first."""
+    playing = sorted((r for r in snap.rows if r.status in IN_PLAY), key=lambda r: IN_PLAY.index(r.status))
+    rest = [r for r in snap.rows if r.status not in IN_PLAY]
+    rest.sort(key=lambda r: (r.status != "failed", -(r.ended or r.started or snap.taken_at).timestamp()))
+    keep = max(0, room - len(playing))
+    if len(rest) > keep:  # one line goes to the fold itself
+        keep = max(0, keep - 1)
+    return playing + rest[:keep], rest[keep:]
+
+
+MIN_WIDTHS = {"status": 9, "try": 3, "elapsed": 7, "tokens": 7, "cost": 8, "title": 12}
+MAX_WIDTHS = {"title": 40, "last event": 60}
+
+
+def render_fitted(snap: Snapshot, height: int, width: int = 100) -> Group:
+    """The live view in ``height`` lines (beyond them only when the beads in play need more)."""
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+
+    from supervisor.views.status import COLUMNS, cells, supervisor_line
+
+    rows, folded = fitted_rows(snap, height - FIXED_LINES)
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, expand=True)
+    for name in COLUMNS:
+        smallest = max((len(r.id) for r in rows), default=4) if name == "bead" else MIN_WIDTHS.get(name)
+        right = name in ("tokens", "cost", "elapsed", "try")
+        table.add_column(
+            name,
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=smallest,
+            max_width=MAX_WIDTHS.get(name),
+            justify="right" if right else "left",
+            ratio={"title": 1, "last event": 2}.get(name),  # the last event holds the failure reason
+        )
+    for row in rows:
+        table.add_row(*cells(row, snap.taken_at), style="red" if row.status == "failed" else None)
+    if not rows:
+        table.add_row("", "(no bead in play)", *[""] * (len(COLUMNS) - 2))
+    parts: list[Any] = [supervisor_line(snap), counts_line(snap), gate_and_queue_line(snap, width), table]
+    if folded:
+        tally: dict[str, int] = {}
+        for row in folded:
+            tally[row.status] = tally.get(row.status, 0) + 1
+        parts.append(f"… {len(folded)} more finished: " + ", ".join(f"{n} {s}" for s, n in tally.items()))
+    return Group(*parts)
 
 
 def watch(repo: Repo, terminal: bool | None = None) -> AbstractContextManager[Any]:

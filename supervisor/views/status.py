@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from beads.errors import MayorError, ValidationError
-from beads.models import ACTIVE, Bead, Usage
+from beads.models import ACTIVE, STATUSES, Bead, Usage
 from supervisor.events import Event, EventLog, EventType
 from supervisor.views.timeline import ENDINGS, ts
 
@@ -33,6 +33,12 @@ if TYPE_CHECKING:
     from supervisor.repo import Repo
 
 PROC_LOCKS = Path("/proc/locks")
+GATE_OVER = frozenset(
+    {EventType.GATE_PASSED, EventType.GATE_FAILED, EventType.GATE_FLAKY, EventType.CONFLICT, EventType.MERGED}
+    | {EventType.LANDING_BLOCKED, EventType.FAILED, EventType.CANCELLED, EventType.TARGET_RED}
+)
+"""Events that end the gate a ``gate_started`` began (its verdict, or the bead leaving the queue)."""
+RUN_EDGES = frozenset({EventType.SLING_STARTED, EventType.SLING_STOPPED, EventType.BUDGET_STOPPED})
 
 
 @dataclass
@@ -74,6 +80,16 @@ class BeadRow:
 
 
 @dataclass
+class GateInfo:
+    """The gate the merge queue runs now, on one bead's candidate."""
+
+    bead: str
+    attempt: int | None
+    started: datetime | None
+    elapsed_s: float | None
+
+
+@dataclass
 class Snapshot:
     taken_at: datetime
     supervisor: SupervisorInfo
@@ -84,6 +100,10 @@ class Snapshot:
     """The bead the merge queue is landing now (the head of the queue while a supervisor runs)."""
     run_started: datetime | None = None
     """When the current (or last) run started."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """Every bead of the store by status (statuses with none left out)."""
+    gate: GateInfo | None = None
+    """The gate running now (from ``gate_started`` to its verdict), if any."""
 
     def to_json(self) -> dict[str, Any]:
         return _plain(asdict(self))
@@ -122,21 +142,31 @@ class Tracker:
         self.offset = 0
         self.trails: dict[str, _Trail] = {}
         self.run_started: datetime | None = None
+        self.gate: tuple[str, int | None, datetime | None] | None = None
 
     def snapshot(self, now: datetime | None = None) -> Snapshot:
         self._read_events()
         moment = now or datetime.now(UTC)
-        beads = self._beads_in_play()
+        statuses = self._statuses()
+        beads = self._beads_in_play(statuses)
         rows = [self._row(bead, moment) for bead in beads]
         queue = [b.id for b in sorted((b for b in beads if b.status == "queued"), key=self._queue_key)]
         who = supervisor_info(self.repo)
         landing = queue[0] if who.running and queue else None
-        return Snapshot(moment, who, rows, queue, landing, self.run_started)
+        counts = {s: n for s in STATUSES if (n := sum(1 for v in statuses.values() if v == s))}
+        return Snapshot(moment, who, rows, queue, landing, self.run_started, counts, self._gate(who.running, moment))
+
+    def _gate(self, running: bool, now: datetime) -> GateInfo | None:
+        if self.gate is None or not running:
+            return None
+        bead, attempt, started = self.gate
+        elapsed = None if started is None else max(0.0, (now - started).total_seconds())
+        return GateInfo(bead, attempt, started, elapsed)
 
     # -- events ------------------------------------------------------------------------------------
     def _read_events(self) -> None:
         if self.log.path.exists() and self.log.path.stat().st_size < self.offset:  # the log was cut: start over
-            self.offset, self.trails, self.run_started = 0, {}, None
+            self.offset, self.trails, self.run_started, self.gate = 0, {}, None, None
         events, self.offset = self.log.iter_from(self.offset)
         for event in events:
             self._apply(event)
@@ -148,6 +178,7 @@ class Tracker:
             for trail in self.trails.values():
                 trail.first_seq_in_run = None
         bead = event.get("bead")
+        self._follow_gate(kind, bead, event.get("attempt"), when)
         if not bead:
             return
         trail = self.trails.setdefault(str(bead), _Trail())
@@ -162,9 +193,15 @@ class Tracker:
         elif kind == EventType.QUEUED:
             trail.queued_seq = seq
 
+    def _follow_gate(self, kind: str, bead: str | None, attempt: int | None, when: datetime | None) -> None:
+        if kind == EventType.GATE_STARTED and bead:
+            self.gate = (bead, attempt, when)
+        elif self.gate is not None and ((kind in GATE_OVER and bead == self.gate[0]) or kind in RUN_EDGES):
+            self.gate = None
+
     # -- beads -------------------------------------------------------------------------------------
-    def _beads_in_play(self) -> list[Bead]:
-        wanted = [i for i, s in self._statuses().items() if s in ACTIVE]
+    def _beads_in_play(self, statuses: dict[str, str]) -> list[Bead]:
+        wanted = [i for i, s in statuses.items() if s in ACTIVE]
         wanted += [i for i, t in self.trails.items() if t.first_seq_in_run is not None]
         beads = []
         for bead_id in dict.fromkeys(wanted):
@@ -312,6 +349,8 @@ def cells(row: BeadRow, now: datetime) -> list[str]:
     last = row.last_event or ""
     if row.last_event_at is not None:
         last += f" ({duration((now - row.last_event_at).total_seconds())} ago)"
+    if row.status == "failed" and row.error:
+        last = f"failed: {row.error}"
     return [
         row.id,
         row.title,
