@@ -293,6 +293,8 @@ def _keys(records: Sequence[Record], ids: Sequence[str], taken: set[str]) -> dic
 def _mayor_bead(record: Record, bead_id: str, names: Mapping[str, str], known: set[str]) -> Bead:
     data = {name: value for name, value in record.data.items() if name != "key"}
     data["id"] = bead_id
+    if data.get("status") == "running" and not data.get("attempts"):
+        data["status"] = "open"  # no attempt to adopt or end: nothing is running it here
     data["deps"] = _resolve_deps(record, names, known)
     if isinstance(data.get("links"), list):
         data["links"] = [_resolve_link(link, names) for link in data["links"]]
