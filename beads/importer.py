@@ -130,10 +130,13 @@ def read(
 
     ``now``: the time that beads' ``defer_until`` dates are compared with (default, the clock).
     """
-    if source == "mayor":
-        return read_mayor(path, existing, prefix)
-    if source == "beads":
-        return read_beads(path, existing, now)
+    try:
+        if source == "mayor":
+            return read_mayor(path, existing, prefix)
+        if source == "beads":
+            return read_beads(path, existing, now)
+    except RecursionError:
+        raise ImportFormatError(str(path), None, "JSON nested too deeply") from None
     raise MayorError(f"unknown import format {source!r}; use one of: {', '.join(SOURCES)}")
 
 
@@ -534,7 +537,7 @@ def _source(d: Mapping[str, Any]) -> dict[str, Any]:
 def _json_object(text: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 

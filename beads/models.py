@@ -70,6 +70,25 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None or value.utcoffset() is None else value
 
 
+MAX_DEPTH = 32
+"""How deeply a bead's free-form JSON (``source``) may nest: far more than any tracker writes, far
+less than the JSON reader's limit, so a bead that is written can always be read back."""
+
+
+def _depth(value: Any, limit: int) -> int:
+    """The nesting depth of ``value``, counting no further than ``limit + 1``."""
+    if limit < 0 or not isinstance(value, dict | list):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(item, limit - 1) for item in items), default=0)
+
+
+def _shallow(value: dict[str, Any]) -> dict[str, Any]:
+    if _depth(value, MAX_DEPTH) > MAX_DEPTH:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    return value
+
+
 BeadId = Annotated[str, AfterValidator(_check_id)]
 Timestamp = Annotated[datetime, AfterValidator(_utc)]
 """A datetime, always zone-aware: naive input is taken as UTC."""
@@ -197,7 +216,7 @@ class Bead(_Model):
     """The sum over all attempts."""
     error: str | None = None
     """Why the bead is failed (the last attempt's error)."""
-    source: dict[str, Any] = Field(default_factory=dict)
+    source: Annotated[dict[str, Any], AfterValidator(_shallow)] = Field(default_factory=dict)
     """Where an imported bead came from (system, original id and status)."""
     created_at: Timestamp = Field(default_factory=now)
     updated_at: Timestamp = Field(default_factory=now)
