@@ -100,7 +100,7 @@ def gate(edge: Edge) -> str | None:
     if isinstance(data, str):
         try:
             data = json.loads(data) if data.strip() else None
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return None
     value = data.get("gate") if isinstance(data, dict) else None
     return value if isinstance(value, str) else None

@@ -30,7 +30,7 @@ def new_id(prefix: str, title: str, taken: Container[str], count: int) -> str:
     """A fresh id not in ``taken``; call it under the store's lock."""
     length = hash_length(count)
     while True:
-        seed = title.encode() + os.urandom(16)
+        seed = title.encode(errors="surrogatepass") + os.urandom(16)
         candidate = f"{prefix}-{_base36(hashlib.sha256(seed).digest(), length)}"
         if candidate not in taken:
             return candidate

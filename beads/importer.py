@@ -130,10 +130,13 @@ def read(
 
     ``now``: the time that beads' ``defer_until`` dates are compared with (default, the clock).
     """
-    if source == "mayor":
-        return read_mayor(path, existing, prefix)
-    if source == "beads":
-        return read_beads(path, existing, now)
+    try:
+        if source == "mayor":
+            return read_mayor(path, existing, prefix)
+        if source == "beads":
+            return read_beads(path, existing, now)
+    except RecursionError:
+        raise ImportFormatError(str(path), None, "JSON nested too deeply") from None
     raise MayorError(f"unknown import format {source!r}; use one of: {', '.join(SOURCES)}")
 
 
@@ -293,6 +296,8 @@ def _keys(records: Sequence[Record], ids: Sequence[str], taken: set[str]) -> dic
 def _mayor_bead(record: Record, bead_id: str, names: Mapping[str, str], known: set[str]) -> Bead:
     data = {name: value for name, value in record.data.items() if name != "key"}
     data["id"] = bead_id
+    if data.get("status") == "running" and not data.get("attempts"):
+        data["status"] = "open"  # no attempt to adopt or end: nothing is running it here
     data["deps"] = _resolve_deps(record, names, known)
     if isinstance(data.get("links"), list):
         data["links"] = [_resolve_link(link, names) for link in data["links"]]
@@ -532,7 +537,7 @@ def _source(d: Mapping[str, Any]) -> dict[str, Any]:
 def _json_object(text: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Status = Literal["open", "running", "queued", "review", "merged", "done", "failed", "cancelled"]
 STATUSES: tuple[str, ...] = ("open", "running", "queued", "review", "merged", "done", "failed", "cancelled")
@@ -35,8 +36,9 @@ Outcome = Literal[
 """How an attempt ended. ``interrupted`` (the supervisor stopped, the budget ran out) does not
 count against ``max_attempts``; ``passed`` means the supervisor's checks passed, not that it landed."""
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-"""Safe as a file name and inside a branch name ``mayor/<id>``."""
+ID_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$"
+"""Safe as a file name and inside a branch name ``mayor/<id>``: no leading or trailing dot; with
+:func:`id_problem` also none of git's other ref rules broken (``..``, a ``.lock`` suffix)."""
 
 DEFAULT_ESTIMATE_MINUTES = 30
 """Used for the critical path when a bead has no estimate."""
@@ -44,6 +46,53 @@ DEFAULT_ESTIMATE_MINUTES = 30
 
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def id_problem(bead_id: str) -> str | None:
+    """Why ``bead_id`` cannot be a bead's id (a file name and a git ref component), or None."""
+    if re.fullmatch(ID_PATTERN, bead_id) is None:
+        return "an id is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, not ending with '.'"
+    if ".." in bead_id:
+        return "an id may not contain '..' (git refuses it in a branch name)"
+    if bead_id.endswith(".lock"):
+        return "an id may not end with '.lock' (git refuses it in a branch name)"
+    return None
+
+
+def _check_id(bead_id: str) -> str:
+    problem = id_problem(bead_id)
+    if problem is not None:
+        raise ValueError(problem)
+    return bead_id
+
+
+def _utc(value: datetime) -> datetime:
+    """A timestamp without a zone is read as UTC, so that every timestamp compares with every other."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None or value.utcoffset() is None else value
+
+
+MAX_DEPTH = 32
+"""How deeply a bead's free-form JSON (``source``) may nest: far more than any tracker writes, far
+less than the JSON reader's limit, so a bead that is written can always be read back."""
+
+
+def _depth(value: Any, limit: int) -> int:
+    """The nesting depth of ``value``, counting no further than ``limit + 1``."""
+    if limit < 0 or not isinstance(value, dict | list):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(item, limit - 1) for item in items), default=0)
+
+
+def _shallow(value: dict[str, Any]) -> dict[str, Any]:
+    if _depth(value, MAX_DEPTH) > MAX_DEPTH:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    return value
+
+
+BeadId = Annotated[str, AfterValidator(_check_id)]
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
+"""A datetime, always zone-aware: naive input is taken as UTC."""
 
 
 class _Model(BaseModel):
@@ -127,8 +176,8 @@ class Attempt(_Model):
     n: int
     """1 for the first attempt."""
     agent: str | None = None
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
+    started_at: Timestamp | None = None
+    ended_at: Timestamp | None = None
     outcome: Outcome | None = None
     """None while running."""
     error: str | None = None
@@ -141,7 +190,7 @@ class Attempt(_Model):
 class Bead(_Model):
     """One unit of work."""
 
-    id: str = Field(pattern=ID_PATTERN)
+    id: BeadId = Field(pattern=ID_PATTERN)
     """Short and collision-safe, e.g. ``mr-4f2a``."""
     title: str = Field(min_length=1)
     description: str = ""
@@ -168,11 +217,11 @@ class Bead(_Model):
     """The sum over all attempts."""
     error: str | None = None
     """Why the bead is failed (the last attempt's error)."""
-    source: dict[str, Any] = Field(default_factory=dict)
+    source: Annotated[dict[str, Any], AfterValidator(_shallow)] = Field(default_factory=dict)
     """Where an imported bead came from (system, original id and status)."""
-    created_at: datetime = Field(default_factory=now)
-    updated_at: datetime = Field(default_factory=now)
-    closed_at: datetime | None = None
+    created_at: Timestamp = Field(default_factory=now)
+    updated_at: Timestamp = Field(default_factory=now)
+    closed_at: Timestamp | None = None
 
     @property
     def landed(self) -> bool:

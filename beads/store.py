@@ -20,7 +20,7 @@ from typing import Any
 
 import pydantic
 
-from beads import graph
+from beads import graph, txn
 from beads.errors import BadField, BeadFileError, NotFound
 from beads.ids import new_id
 from beads.models import Bead, BeadSummary, now
@@ -143,6 +143,7 @@ class Store:
         lock_dir.mkdir(parents=True, exist_ok=True)
         try:
             with FileLock(str(lock_dir / "beads.lock"), timeout=LOCK_TIMEOUT_S):
+                txn.recover(self.dir)  # a transaction a killed writer left: finished or undone first
                 yield
         except Timeout:
             raise MayorError(
@@ -158,8 +159,18 @@ class Store:
         except (FileNotFoundError, NotADirectoryError):
             return []
 
+    def settle(self) -> None:
+        """Wait for (or finish) a multi-bead transaction in progress, so what is read next is whole.
+
+        Cheap when there is none (one ``stat``). A reader without the lock can still, rarely, see a
+        live writer's transaction half renamed into place; never one a crash left."""
+        if txn.pending(self.dir):
+            with self.lock():
+                pass
+
     def load(self) -> dict[str, Bead]:
         """Every bead, by id. A broken file raises :class:`BeadFileError`."""
+        self.settle()
         beads: dict[str, Bead] = {}
         for entry in self._files():
             bead = _read_bead(entry.path, entry.name)
@@ -175,6 +186,7 @@ class Store:
         cache in ``state/`` (see :mod:`beads.summary_cache`). An unknown dependency or a cycle
         raises as in :func:`beads.graph.validate`. Nothing is written unless every check passed.
         """
+        self.settle()
         cache = SummaryCache(self.mayor_dir / "state" / "bead-summaries.json")
         started = time.time_ns()
         known = cache.load()
@@ -199,6 +211,7 @@ class Store:
         return summaries
 
     def get(self, bead_id: str) -> Bead:
+        self.settle()
         path = self.path(bead_id)
         if not path.exists():
             raise NotFound(bead_id)
@@ -216,8 +229,20 @@ class Store:
             if tx.changed:
                 graph.validate(tx.beads)
                 self.dir.mkdir(parents=True, exist_ok=True)
-                for bead in tx.changed.values():
-                    atomic_write(self.path(bead.id), bead.to_json())
+                texts = {f"{bead.id}.json": _text(bead) for bead in tx.changed.values()}
+                if len(texts) == 1:
+                    [(name, text)] = texts.items()
+                    atomic_write(self.dir / name, text)
+                else:  # all or nothing, whatever happens meanwhile
+                    txn.write_all(self.dir, texts)
+
+
+def _text(bead: Bead) -> str:
+    """The file of ``bead``; a value JSON cannot hold raises :class:`BadField` before anything is written."""
+    try:
+        return bead.to_json()
+    except ValueError as exc:  # pydantic_core.PydanticSerializationError included
+        raise BadField(f"{bead.id}: {exc}") from None
 
 
 def dump_json(beads: list[Bead]) -> str:

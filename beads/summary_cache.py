@@ -28,7 +28,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ import pydantic
 
 from beads import models
 from beads.models import BeadSummary
+from beads.setaside import BadStateFile, read_json, set_aside
 
 FORMAT = 2
 """Bump when the layout of an entry changes."""
@@ -73,21 +74,34 @@ class SummaryCache:
         self.path = path
 
     def load(self) -> dict[str, Entry]:
-        """The entries by bead id (the file is ``<id>.json``); empty when there is no usable cache."""
+        """The entries by bead id (the file is ``<id>.json``); empty when there is no usable cache.
+
+        Every entry is checked as the bead model would check it (an id, a known status, the types);
+        a cache with a bad entry is set aside whole and the bead files are read again."""
         try:
-            data = json.loads(self.path.read_bytes())
+            data = read_json(self.path)
+        except FileNotFoundError:
+            return {}
+        except BadStateFile as exc:
+            set_aside(self.path, str(exc))
+            return {}
+        try:
             if data["fingerprint"] != _fingerprint():
                 return {}
             flat = iter(data["signatures"])
             columns = (data[key] for key in _COLUMNS)
-            return {
-                i: (sig, BeadSummary(i, t, s, p, e, datetime.fromisoformat(c), d, ls))
+            entries = {
+                i: (sig, BeadSummary(i, t, s, p, e, _timestamp(c), d, ls))
                 for sig, i, t, s, p, e, c, d, ls in zip(
                     zip(flat, flat, flat, flat, strict=False), *columns, strict=True
                 )
             }
-        except (OSError, ValueError, TypeError, KeyError):
+            if not all(_entry_ok(sig, summary) for sig, summary in entries.values()):
+                raise ValueError("an entry breaks the bead model's rules")
+        except (ValueError, TypeError, KeyError) as exc:
+            set_aside(self.path, f"is not a usable summary cache ({exc})")
             return {}
+        return entries
 
     def save(self, entries: Mapping[str, Entry], now_ns: int) -> None:
         """Keep the settled ``entries`` (see :func:`settled`); a failure to write is ignored."""
@@ -118,6 +132,30 @@ class SummaryCache:
             pass
         finally:
             Path(tmp).unlink(missing_ok=True)  # already gone when the replace succeeded
+
+
+def _timestamp(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _entry_ok(sig: Signature, s: BeadSummary) -> bool:
+    """The entry is one :meth:`SummaryCache.save` could have written for a valid bead."""
+    return (
+        all(type(n) is int for n in sig)
+        and type(s.id) is str
+        and models.id_problem(s.id) is None
+        and type(s.title) is str
+        and bool(s.title)
+        and s.status in models.STATUSES
+        and type(s.priority) is int
+        and 0 <= s.priority <= 4
+        and (s.estimate_minutes is None or (type(s.estimate_minutes) is int and s.estimate_minutes >= 0))
+        and type(s.deps) is list
+        and all(type(d) is str for d in s.deps)
+        and type(s.labels) is list
+        and all(type(label) is str for label in s.labels)
+    )
 
 
 _COLUMNS = ("id", "title", "status", "priority", "estimate_minutes", "created_at", "deps", "labels")

@@ -47,14 +47,14 @@ class MayorGroup(TyperGroup):
             sys.stderr.write("mayor: interrupted\n")
             return 130
         except MayorError as exc:
-            sys.stderr.write(f"mayor: {exc}\n")
+            from supervisor.crash import say
+
+            say(f"mayor: {exc}")
             return exc.exit_code
         except Exception as exc:
-            from supervisor.crash import write_crash_log
+            from supervisor.crash import handle
 
-            path = write_crash_log(exc)
-            sys.stderr.write(f"mayor: unexpected error: {exc!r}\nA crash log is at {path}; please report it.\n")
-            return 3
+            return handle(exc)
         return code if isinstance(code, int) else 0
 
 

@@ -7,6 +7,7 @@ can write at once and ``seq`` stays strictly increasing.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -57,6 +58,8 @@ class EventType(StrEnum):
     SETUP_STARTED = "setup_started"
     CHECKOUT_TOUCHED = "checkout_touched"
     """An agent changed the user's checkout during its attempt (named with the bead)."""
+    STATE_SET_ASIDE = "state_set_aside"
+    """A state file that could not be used was renamed to ``NAME.bad-<time>`` (``data``: path, aside, problem)."""
 
 
 TYPES = frozenset(EventType)
@@ -89,11 +92,30 @@ def _last_seq(handle: Any) -> int:
         for line in reversed(complete):
             try:
                 return int(json.loads(line)["seq"])
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
                 continue
         if chunk >= size:
             return 0
         chunk *= 8
+
+
+def _ends_a_line(handle: Any) -> bool:
+    """The file is empty or ends with a newline (a line cut by a crash must not swallow the next)."""
+    handle.seek(0, os.SEEK_END)
+    if handle.tell() == 0:
+        return True
+    handle.seek(handle.tell() - 1)
+    return bool(handle.read(1) == b"\n")
+
+
+def set_aside(path: Path, problem: str, events: Path) -> None:
+    """:func:`beads.setaside.set_aside` ``path`` and record it in the event log ``events``, if it
+    can be written (a full disk or a read-only folder must not turn a recovery into a crash)."""
+    from beads import setaside
+
+    aside = setaside.set_aside(path, problem)
+    with contextlib.suppress(OSError):
+        EventLog(events).emit(EventType.STATE_SET_ASIDE, None, None, path=str(path), aside=str(aside), problem=problem)
 
 
 def _well_formed(event: Any) -> bool:
@@ -116,7 +138,7 @@ class EventLog:
     def emit_any(self, type: str, bead: str | None = None, attempt: int | None = None, /, **data: Any) -> Event:
         """Append an event of any type (``mayor emit`` from an agent or a person)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a+", encoding="utf-8") as handle:
+        with open(self.path, "ab+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 event: Event = {
@@ -127,7 +149,8 @@ class EventLog:
                     "attempt": attempt,
                     "data": data,
                 }
-                handle.write(json.dumps(event, default=str) + "\n")
+                line = (json.dumps(event, default=str) + "\n").encode("utf-8", "backslashreplace")
+                handle.write(line if _ends_a_line(handle) else b"\n" + line)
                 handle.flush()
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
@@ -148,7 +171,7 @@ class EventLog:
         for line in data[:end].splitlines():
             try:
                 event = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue  # a line cut by a crash or broken by hand: the others still count
             if _well_formed(event):
                 events.append(event)

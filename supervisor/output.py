@@ -30,10 +30,11 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(*columns, title=title, header_style="bold")
-        for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
+        for row in rows:  # Text: a title such as "[/bold]" is shown as written, never read as markup
+            table.add_row(*(Text("" if v is None else str(v)) for v in row))
         Console().print(table)
         return
     lines = ["\t".join(columns)]
@@ -43,4 +44,4 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
 
 def say(message: str) -> None:
     """A line for people, on stderr, so stdout stays data."""
-    sys.stderr.write(message + "\n")
+    sys.stderr.write(message.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")

@@ -6,7 +6,6 @@ and the two in the package), so that none of them imports another to get these t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,20 +59,27 @@ class Adapter(Protocol):
 
 def result_file_report(run_dir: Path) -> Report:
     """The optional ``result.json`` an agent writes in its run folder; bad parts are reported,
-    never trusted."""
-    path = run_dir / "result.json"
-    if not path.exists():
-        return Report()
+    never trusted (a field of the wrong type is dropped with a note, never a crash)."""
+    from beads.setaside import BadStateFile, read_json
+
     try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return Report(problems=[f"result.json is not valid JSON: {exc}"])
+        data: Any = read_json(run_dir / "result.json")
+    except FileNotFoundError:
+        return Report()
+    except BadStateFile as exc:
+        return Report(problems=[f"result.json {exc}"])
     if not isinstance(data, dict):
         return Report(problems=["result.json is not a JSON object"])
-    out = Report(summary=str(data.get("summary") or ""), error=data.get("error") or None)
-    if isinstance(data.get("turns"), int):
+    out = Report()
+    out.summary = _text(data, "summary", out.problems)
+    out.error = _text(data, "error", out.problems) or None
+    if isinstance(data.get("turns"), int) and not isinstance(data["turns"], bool):
         out.turns = data["turns"]
-    for index, raw in enumerate(data.get("findings") or []):
+    findings = data.get("findings") or []
+    if not isinstance(findings, list):
+        out.problems.append(f"findings dropped: a list was expected, not {type(findings).__name__}")
+        findings = []
+    for index, raw in enumerate(findings):
         try:
             out.findings.append(Finding.model_validate(raw))
         except pydantic.ValidationError as exc:
@@ -84,3 +90,17 @@ def result_file_report(run_dir: Path) -> Report:
         except pydantic.ValidationError as exc:
             out.problems.append(f"usage dropped: {exc.errors()[0]['msg']}")
     return out
+
+
+MAX_TEXT = 20_000
+"""Characters kept of an agent's summary or error."""
+
+
+def _text(data: dict[str, Any], key: str, problems: list[str]) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        problems.append(f"{key} dropped: a string was expected, not {type(value).__name__}")
+        return ""
+    return value.encode("utf-8", "replace").decode("utf-8")[:MAX_TEXT]

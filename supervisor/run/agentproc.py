@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from beads.setaside import BadStateFile, read_json
+from beads.store import atomic_write
+from supervisor.events import set_aside
 from supervisor.proc import clean_env
 from supervisor.run.workenv import worktree_env
 
@@ -120,7 +123,7 @@ class AgentProcess:
             "cwd": str(cwd),
             **(extra or {}),
         }
-        (run_dir / "agent.json").write_text(json.dumps(record))
+        atomic_write(run_dir / "agent.json", json.dumps(record))  # a kill leaves the whole record or none
         return cls(popen.pid, run_dir, popen, started, record)
 
     @classmethod
@@ -129,10 +132,12 @@ class AgentProcess:
 
         A dead one's :meth:`wait` returns at once with the status its wrapper wrote, if any.
         """
-        try:
-            record = json.loads((run_dir / "agent.json").read_text())
-        except (OSError, ValueError):
-            return None
+        record = _record(run_dir / "agent.json")
+        if record is None:  # killed before it was written, or broken: find the wrapper by its run folder
+            pid = _wrapper_of(run_dir)
+            if pid is None:
+                return None
+            record = {"pid": pid, "ticks": start_ticks(pid), "started": time.time()}
         agent = cls(record["pid"], run_dir, None, record["started"], record)
         agent.gone = not _alive(record["pid"], record.get("ticks"))
         return agent
@@ -220,6 +225,59 @@ class AgentProcess:
                 code if code >= 0 else None, "exited" if code >= 0 else "killed", f"signal {-code}" if code < 0 else ""
             )
         return Exit(None, "lost", "the agent ended while no supervisor watched it and left no exit status")
+
+
+def _record(path: Path) -> dict[str, Any] | None:
+    """``agent.json`` checked; a broken one is set aside (None), a missing one is None."""
+    try:
+        record = read_json(path)
+    except FileNotFoundError:
+        return None
+    except BadStateFile as exc:
+        set_aside(path, str(exc), _events_of(path))
+        return None
+    ok = (
+        isinstance(record, dict)
+        and _whole(record.get("pid"))
+        and record["pid"] > 1
+        and (record.get("ticks") is None or _whole(record.get("ticks")))
+        and isinstance(record.get("started"), int | float)
+        and not isinstance(record.get("started"), bool)
+    )
+    if not ok:
+        set_aside(path, "is not an agent record (pid, ticks, started)", _events_of(path))
+        return None
+    return dict(record)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _events_of(path: Path) -> Path:
+    """``.mayor/events.jsonl`` of a file in ``.mayor/runs/<id>/<n>/``."""
+    return path.parents[3] / "events.jsonl" if len(path.parents) > 3 else path.parent / "events.jsonl"
+
+
+def _wrapper_of(run_dir: Path) -> int | None:
+    """The pid of a live wrapper started for ``run_dir``: a session leader (each agent has its own
+    session) whose environment names it as ``MAYOR_RUN_DIR``. How an agent whose supervisor was
+    killed before it wrote ``agent.json`` is found, so that it is stopped, not left running."""
+    marker = b"MAYOR_RUN_DIR=" + os.fsencode(str(run_dir))
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        fields = _stat(pid)
+        if fields is None or fields[0] == "Z" or int(fields[3]) != pid:
+            continue
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            return pid
+    return None
 
 
 def _pidfd(pid: int) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,10 +102,15 @@ def run_checks(bead: Bead, path: Path, env: dict[str, str], log: Path) -> list[C
 
 
 def tail(path: Path, chars: int = 3000) -> str:
+    """The last ``chars`` characters of a log, reading only its last bytes (an agent may print gigabytes)."""
     try:
-        return path.read_text(errors="replace")[-chars:]
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 4 * chars))  # a character is at most 4 bytes in UTF-8
+            data = handle.read(4 * chars)
     except OSError:
         return ""
+    return data.decode("utf-8", errors="replace")[-chars:]
 
 
 def fingerprint(path: Path) -> object:

@@ -12,15 +12,18 @@ queue put there from commits made by others.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from beads.models import Bead
+from beads.models import Bead, id_problem
+from beads.setaside import BadStateFile, read_json
 from beads.store import atomic_write
 from supervisor import gitops
 from supervisor.errors import MayorError
+from supervisor.events import set_aside
 from supervisor.proc import git, run, run_group
 from supervisor.run.groups import GroupRecords
 from supervisor.run.workenv import worktree_env
@@ -28,6 +31,38 @@ from supervisor.run.worktrees import ADMIN_LOCK, branch_name, pool_dir
 
 MAX_ROUNDS = 5
 """Times a candidate is rebuilt when the target moves under the queue before giving up for now."""
+
+
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _journal_ok(record: object) -> bool:
+    """``state/merge.json`` as :meth:`MergeQueue.land` writes it: a bead id and a full commit id."""
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("bead"), str)
+        and id_problem(record["bead"]) is None
+        and isinstance(record.get("candidate"), str)
+        and _COMMIT.fullmatch(record["candidate"]) is not None
+    )
+
+
+def read_landed(path: Path) -> set[str]:
+    """The commits of ``state/landed``. A file with anything but commit ids in it is set aside and
+    rewritten with the commit ids it held (the queue only appends full ids, one a line)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return set()
+    except OSError as exc:
+        set_aside(path, f"cannot be read ({exc.strerror or exc})", path.parent.parent / "events.jsonl")
+        return set()
+    words = data.split()
+    landed = {w.decode() for w in words if _COMMIT.fullmatch(w.decode("latin-1"))}
+    if len(landed) < len(set(words)) or (data and not data.endswith(b"\n")):
+        set_aside(path, "holds more than commit ids", path.parent.parent / "events.jsonl")
+        atomic_write(path, "".join(f"{commit}\n" for commit in sorted(landed)))
+    return landed
 
 
 class BranchGone(MayorError):
@@ -92,7 +127,7 @@ class MergeQueue:
         self.make = make
         """Makes the gate's worktree (copy files, ``setup``) as the pool makes a slot's; None: a bare worktree."""
         self.landed_log = state_dir / "landed"
-        self.landed: set[str] = set(self.landed_log.read_text().split()) if self.landed_log.exists() else set()
+        self.landed: set[str] = read_landed(self.landed_log)
         self.green_trees: set[str] = set()
         """Trees the gate passed on in this run: a tip with one of these is known green."""
         """Commits this queue put on the target, in this run or an earlier one (to tell them from
@@ -105,9 +140,16 @@ class MergeQueue:
         Returns ``(bead_id, commit)`` when that landing completed (the target holds the candidate);
         otherwise the landing is rolled back (nothing on the target changed) and None is returned.
         """
-        if not self.journal.exists():
+        try:
+            record = read_json(self.journal)
+        except FileNotFoundError:
             return None
-        record = json.loads(self.journal.read_text())
+        except BadStateFile as exc:
+            set_aside(self.journal, str(exc), self.journal.parent.parent / "events.jsonl")
+            return None
+        if not _journal_ok(record):
+            set_aside(self.journal, "is not a landing journal", self.journal.parent.parent / "events.jsonl")
+            return None
         tip = gitops.rev(f"refs/heads/{self.target}", self.root)
         self.journal.unlink()
         if tip and gitops.is_ancestor(record["candidate"], tip, self.root):

@@ -282,25 +282,35 @@ def supervisor_info(repo: Repo) -> SupervisorInfo:
     """Who holds the supervisor lock of ``repo``, if anyone."""
     record = _read_json(repo.mayor_dir / "state" / "supervisor.json")
     held = lock_held(repo.mayor_dir / "locks" / "supervisor.lock")
-    pid = record.get("pid") if isinstance(record.get("pid"), int) else None
+    pid = record.get("pid") if _whole(record.get("pid")) and 0 < record["pid"] < 1 << 22 else None
     alive = pid is not None and _pid_exists(pid)
     running = held if held is not None else alive
     return SupervisorInfo(
         running=running,
         pid=pid,
-        host=record.get("host"),
-        started=record.get("started"),
+        host=_str(record.get("host")),
+        started=_str(record.get("started")),
         lock_held=held,
         stale=bool(record) and not running,
     )
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    """A state file read for display only: anything unusable shows as nothing (never moved from here:
+    a live supervisor may be writing it)."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+        data = json.loads(path.read_bytes()[: 1 << 20])
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _str(value: object) -> str | None:
+    return value[:200] if isinstance(value, str) else None
 
 
 def lock_held(path: Path) -> bool | None:
