@@ -107,6 +107,33 @@ def test_init_from_a_subfolder_uses_the_repository_root(git_repo: Path, monkeypa
     assert not (sub / ".mayor").exists()
 
 
+def test_init_in_a_repository_with_no_commit_says_to_make_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "trunk"], cwd=empty, check=True)
+    monkeypatch.chdir(empty)
+    result = ok("init")
+    assert "no commit yet: make a first commit" in result.stderr
+    assert open_repo().config.target == "trunk"
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "first"], cwd=empty, check=True)
+    assert "no commit" not in ok("init").stderr
+
+
+def test_init_in_a_python_project_gives_each_worktree_its_own_venv(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (git_repo / "pyproject.toml").write_text(
+        '[project]\nname = "p"\n[project.optional-dependencies]\ntest = ["pytest"]\n'
+    )
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no uv here
+    result = ok("init")
+    text = (git_repo / ".mayor" / "config.toml").read_text()
+    setup = "python -m venv .venv && .venv/bin/pip install -q -e '.[test]'"
+    assert tomllib.loads(text)["setup"] == setup and setup in result.stderr
+    assert "never your own editable install" in text
+    assert open_repo().config.agents == {}
+
+
 def test_init_outside_a_git_repository_is_a_user_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
