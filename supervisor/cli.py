@@ -263,11 +263,17 @@ def cancel(bead_id: Annotated[str, typer.Argument(metavar="ID")]) -> int:
 
 
 @app.command()
-def reopen(bead_id: Annotated[str, typer.Argument(metavar="ID")]) -> int:
-    """Open a failed, cancelled or finished bead again."""
+def reopen(
+    bead_ids: Annotated[Multi, typer.Argument(metavar="ID", help="The beads to open again.")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Every failed bead too.")] = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Start each bead's branch again at the target; the old one is kept.")
+    ] = False,
+) -> int:
+    """Open failed, cancelled or finished beads again, with a new attempt budget."""
     from supervisor.commands import edit
 
-    return edit.reopen(bead_id=bead_id)
+    return edit.reopen(bead_ids=bead_ids or (), failed=failed, fresh=fresh)
 
 
 @app.command()
