@@ -1,7 +1,9 @@
 """The command line: parse, dispatch, turn errors into exit codes. No work happens here.
 
-Exit codes: 0 done; 1 a user error (one line: what is wrong, what to do); 2 usage;
-3 unexpected (with the path of a crash log); 130 interrupted.
+Exit codes: 0 done; 1 a user error (one line: what is wrong, what to do); 2 usage (an unknown
+option, a missing argument, an option value the command cannot take: the parser's own errors,
+``typer.BadParameter`` from the checks below and :class:`~supervisor.errors.UsageError`);
+3 unexpected (with the path of a crash log); 130 interrupted. Bad input never exits 3.
 """
 
 from __future__ import annotations
@@ -14,10 +16,15 @@ import typer
 from typer.core import TyperGroup
 
 from supervisor import __version__
+from supervisor import cli_checks as checks
 
 
 class MayorGroup(TyperGroup):
     """The one handler around every command."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        checks.plain_arguments(self)
 
     def main(self, args: Sequence[str] | None = None, *a: Any, **kw: Any) -> Any:  # type: ignore[override]
         kw["standalone_mode"] = False
@@ -72,6 +79,17 @@ app.add_typer(dep_app, name="dep")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Multi = Optional[list[str]]  # noqa: UP045 - typer reads Optional here
+AgentOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        metavar="NAME", callback=checks.agent, help="The agent: an [agents.NAME], builtin, claude-code, codex."
+    ),
+]
+PlanningModel = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(metavar="MODEL", help="The model (default: the strong model for planning)."),
+]
+OnlyLabel = Annotated[Optional[str], typer.Option(metavar="LABEL", help="Only beads with this label.")]  # noqa: UP045
 
 
 def _version(value: bool) -> None:
@@ -91,7 +109,9 @@ def _root(
 
 @app.command()
 def init(
-    target: Annotated[str | None, typer.Option(help="The branch to land work on (default: the current one).")] = None,
+    target: Annotated[
+        str | None, typer.Option(metavar="BRANCH", help="The branch to land work on (default: the current one).")
+    ] = None,
 ) -> int:
     """Make .mayor/ here: a commented config.toml, the bead store and a .gitignore."""
     from supervisor.commands import init as cmd
@@ -102,19 +122,34 @@ def init(
 @app.command()
 def add(
     title: Annotated[str, typer.Argument(metavar="TITLE", help="What the bead is, in a line.")],
-    description: Annotated[str, typer.Option("-d", "--description", help="The whole task.")] = "",
-    accept: Annotated[Multi, typer.Option("--accept", help="An acceptance criterion (repeat).")] = None,
+    description: Annotated[str, typer.Option("-d", "--description", metavar="TEXT", help="The whole task.")] = "",
+    accept: Annotated[Multi, typer.Option("--accept", metavar="TEXT", help="An acceptance criterion (repeat).")] = None,
     check: Annotated[
-        Multi, typer.Option("--check", help="A shell command that proves a criterion; pairs with the n-th --accept.")
+        Multi,
+        typer.Option(
+            "--check", metavar="COMMAND", help="A shell command that proves a criterion; pairs with the n-th --accept."
+        ),
     ] = None,
-    dep: Annotated[Multi, typer.Option("--dep", help="A bead that must land first (repeat).")] = None,
-    priority: Annotated[int, typer.Option("-p", "--priority", min=0, max=4, help="0 highest .. 4.")] = 2,
-    label: Annotated[Multi, typer.Option("--label", help="A label (repeat).")] = None,
-    kind: Annotated[str, typer.Option(help="task, bug, feature, design, review (report-only) ...")] = "task",
-    estimate: Annotated[int | None, typer.Option(help="Minutes of work, for the critical path.")] = None,
-    agent: Annotated[str | None, typer.Option(help="The agent to run it (an [agents.NAME]).")] = None,
-    model: Annotated[str | None, typer.Option(help="The model for the agent.")] = None,
-    approval: Annotated[str, typer.Option(help="auto, or human: wait for `mayor approve`.")] = "auto",
+    dep: Annotated[Multi, typer.Option("--dep", metavar="ID", help="A bead that must land first (repeat).")] = None,
+    priority: Annotated[int, typer.Option("-p", "--priority", metavar="0-4", min=0, max=4, help="0 highest .. 4.")] = 2,
+    label: Annotated[Multi, typer.Option("--label", metavar="LABEL", help="A label (repeat).")] = None,
+    kind: Annotated[
+        str,
+        typer.Option(metavar="KIND", callback=checks.kind, help="task, bug, feature, design, review (report-only) ..."),
+    ] = "task",
+    estimate: Annotated[
+        int | None, typer.Option(metavar="MINUTES", min=0, help="Minutes of work, for the critical path.")
+    ] = None,
+    agent: AgentOpt = None,
+    model: Annotated[str | None, typer.Option(metavar="MODEL", help="The model for the agent.")] = None,
+    approval: Annotated[
+        str,
+        typer.Option(
+            callback=checks.one_of("auto", "human"),
+            metavar="auto|human",
+            help="auto, or human: wait for `mayor approve`.",
+        ),
+    ] = "auto",
     as_json: JsonOpt = False,
 ) -> int:
     """Add a bead; print its new id (or the whole record with --json)."""
@@ -141,7 +176,13 @@ def add(
 def import_(
     path: Annotated[str, typer.Argument(metavar="PATH", help="A file (JSON array or JSONL) or a beads backup folder.")],
     source: Annotated[
-        str, typer.Option("--from", help="mayor, or beads (bd export JSONL or backup folder).")
+        str,
+        typer.Option(
+            "--from",
+            callback=checks.one_of("mayor", "beads"),
+            metavar="mayor|beads",
+            help="mayor, or beads (bd export JSONL or backup folder).",
+        ),
     ] = "mayor",
     as_json: JsonOpt = False,
 ) -> int:
@@ -154,7 +195,15 @@ def import_(
 @app.command(name="export")
 def export_(
     path: Annotated[str, typer.Argument(metavar="FILE", help="The JSONL file to write (replaced if it exists).")],
-    target: Annotated[str, typer.Option("--to", help="beads: one issue a line, as `bd import` reads.")] = "beads",
+    target: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            callback=checks.one_of("beads"),
+            metavar="beads",
+            help="beads: one issue a line, as `bd import` reads.",
+        ),
+    ] = "beads",
 ) -> int:
     """Write every bead to a file another tracker reads."""
     from supervisor.commands import export as cmd
@@ -164,8 +213,10 @@ def export_(
 
 @app.command(name="list")
 def list_(
-    status: Annotated[Multi, typer.Option("--status", help="Only beads in this status (repeat).")] = None,
-    label: Annotated[str | None, typer.Option(help="Only beads with this label.")] = None,
+    status: Annotated[
+        Multi, typer.Option("--status", metavar="STATUS", help="Only beads in this status (repeat): open, failed ...")
+    ] = None,
+    label: OnlyLabel = None,
     as_json: JsonOpt = False,
 ) -> int:
     """List the beads (every one by default)."""
@@ -221,18 +272,31 @@ def dep_rm(
 @app.command()
 def update(
     bead_id: Annotated[str, typer.Argument(metavar="ID")],
-    title: Annotated[str | None, typer.Option(help="A new title.")] = None,
-    description: Annotated[str | None, typer.Option("-d", "--description", help="A new description.")] = None,
-    priority: Annotated[int | None, typer.Option("-p", "--priority", min=0, max=4, help="0 highest .. 4.")] = None,
-    label: Annotated[Multi, typer.Option("--label", help="Add a label (repeat).")] = None,
-    remove_label: Annotated[Multi, typer.Option("--remove-label", help="Remove a label (repeat).")] = None,
-    kind: Annotated[str | None, typer.Option(help="A new kind.")] = None,
-    estimate: Annotated[int | None, typer.Option(help="Minutes of work.")] = None,
-    agent: Annotated[str | None, typer.Option(help="The agent to run it.")] = None,
-    model: Annotated[str | None, typer.Option(help="The model for the agent.")] = None,
-    approval: Annotated[str | None, typer.Option(help="auto or human.")] = None,
-    accept: Annotated[Multi, typer.Option("--accept", help="Replace the acceptance criteria (repeat).")] = None,
-    check: Annotated[Multi, typer.Option("--check", help="Checks paired with --accept (repeat).")] = None,
+    title: Annotated[str | None, typer.Option(metavar="TEXT", help="A new title.")] = None,
+    description: Annotated[
+        str | None, typer.Option("-d", "--description", metavar="TEXT", help="A new description.")
+    ] = None,
+    priority: Annotated[
+        int | None, typer.Option("-p", "--priority", metavar="0-4", min=0, max=4, help="0 highest .. 4.")
+    ] = None,
+    label: Annotated[Multi, typer.Option("--label", metavar="LABEL", help="Add a label (repeat).")] = None,
+    remove_label: Annotated[
+        Multi, typer.Option("--remove-label", metavar="LABEL", help="Remove a label (repeat).")
+    ] = None,
+    kind: Annotated[str | None, typer.Option(metavar="KIND", callback=checks.kind, help="A new kind.")] = None,
+    estimate: Annotated[int | None, typer.Option(metavar="MINUTES", min=0, help="Minutes of work.")] = None,
+    agent: AgentOpt = None,
+    model: Annotated[str | None, typer.Option(metavar="MODEL", help="The model for the agent.")] = None,
+    approval: Annotated[
+        str | None,
+        typer.Option(callback=checks.one_of("auto", "human"), metavar="auto|human", help="auto or human."),
+    ] = None,
+    accept: Annotated[
+        Multi, typer.Option("--accept", metavar="TEXT", help="Replace the acceptance criteria (repeat).")
+    ] = None,
+    check: Annotated[
+        Multi, typer.Option("--check", metavar="COMMAND", help="Checks paired with --accept (repeat).")
+    ] = None,
 ) -> int:
     """Change fields of a bead; the graph is checked before anything is written."""
     from supervisor.commands import edit
@@ -278,7 +342,15 @@ def reopen(
 
 @app.command()
 def graph(
-    fmt: Annotated[str, typer.Option("--format", help="tree, dot (Graphviz) or mermaid.")] = "tree",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            callback=checks.one_of("tree", "dot", "mermaid"),
+            metavar="tree|dot|mermaid",
+            help="tree, dot (Graphviz) or mermaid.",
+        ),
+    ] = "tree",
 ) -> int:
     """Draw the dependency graph."""
     from supervisor.commands import query
@@ -296,23 +368,39 @@ def schema() -> int:
 
 @app.command()
 def sling(
-    jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, help="Slots: beads running at once.")] = None,
-    target: Annotated[str | None, typer.Option(help="The branch to land on.")] = None,
-    gate: Annotated[str | None, typer.Option(help="The command every merge candidate must pass.")] = None,
-    agent: Annotated[str | None, typer.Option(help="Run every bead with this agent.")] = None,
-    only: Annotated[Multi, typer.Option("--only", help="Only this bead (repeat).")] = None,
-    label: Annotated[str | None, typer.Option(help="Only beads with this label.")] = None,
-    max_attempts: Annotated[int | None, typer.Option(min=1, help="Attempts per bead before it fails.")] = None,
-    timeout: Annotated[str | None, typer.Option(help="Wall time of one attempt: 90s, 10m, 1h.")] = None,
-    idle_timeout: Annotated[str | None, typer.Option(help="Kill an agent silent this long: 90s, 10m.")] = None,
+    jobs: Annotated[
+        int | None, typer.Option("-j", "--jobs", metavar="N", min=1, help="Slots: beads running at once.")
+    ] = None,
+    target: Annotated[str | None, typer.Option(metavar="BRANCH", help="The branch to land on.")] = None,
+    gate: Annotated[
+        str | None, typer.Option(metavar="COMMAND", help="The command every merge candidate must pass.")
+    ] = None,
+    agent: AgentOpt = None,
+    only: Annotated[Multi, typer.Option("--only", metavar="ID", help="Only this bead (repeat).")] = None,
+    label: OnlyLabel = None,
+    max_attempts: Annotated[
+        int | None, typer.Option(metavar="N", min=1, help="Attempts per bead before it fails.")
+    ] = None,
+    timeout: Annotated[
+        str | None,
+        typer.Option(metavar="DURATION", callback=checks.duration, help="Wall time of one attempt: 90s, 10m, 1h."),
+    ] = None,
+    idle_timeout: Annotated[
+        str | None,
+        typer.Option(metavar="DURATION", callback=checks.duration, help="Kill an agent silent this long: 90s, 10m."),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would start, start nothing.")] = False,
-    model: Annotated[str | None, typer.Option(help="The model for every bead (else the bead's, the agent's).")] = None,
-    max_steps: Annotated[int | None, typer.Option(min=1, help="Model calls per attempt (built-in agent).")] = None,
+    model: Annotated[
+        str | None, typer.Option(metavar="MODEL", help="The model for every bead (else the bead's, the agent's).")
+    ] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(metavar="N", min=1, help="Model calls per attempt (built-in agent).")
+    ] = None,
     budget_usd: Annotated[
-        float | None, typer.Option(min=0, help="Stop the run once it has spent this many dollars.")
+        float | None, typer.Option(metavar="USD", min=0, help="Stop the run once it has spent this many dollars.")
     ] = None,
     budget_tokens: Annotated[
-        int | None, typer.Option(min=0, help="Stop the run once it has used this many tokens.")
+        int | None, typer.Option(metavar="TOKENS", min=0, help="Stop the run once it has used this many tokens.")
     ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No live view or event lines; only the verdict.")
@@ -354,7 +442,9 @@ def events(
 @app.command()
 def emit(
     type: Annotated[str, typer.Argument(metavar="TYPE", help="The event type, e.g. milestone.")],
-    data: Annotated[str | None, typer.Option(help="A JSON object to attach.")] = None,
+    data: Annotated[
+        str | None, typer.Option(metavar="JSON", callback=checks.json_object, help="A JSON object to attach.")
+    ] = None,
 ) -> int:
     """Write an event (for agents: the bead id comes from MAYOR_BEAD_ID)."""
     from supervisor.commands import events as cmd
@@ -373,7 +463,10 @@ def gc(keep_pool: Annotated[bool, typer.Option("--keep-pool", help="Keep the slo
 @app.command()
 def demo(
     folder: Annotated[
-        str | None, typer.Option("--dir", help="Make the demo repository here (default: a new temporary folder).")
+        str | None,
+        typer.Option(
+            "--dir", metavar="FOLDER", help="Make the demo repository here (default: a new temporary folder)."
+        ),
     ] = None,
 ) -> int:
     """Watch the whole loop offline: a throwaway repo, 7 beads, 3 agents, the queue, the summary."""
@@ -393,7 +486,9 @@ def approve(bead_id: Annotated[str, typer.Argument(metavar="ID")]) -> int:
 @app.command()
 def reject(
     bead_id: Annotated[str, typer.Argument(metavar="ID")],
-    reason: Annotated[str, typer.Option(help="Why: the agent gets it as feedback.")] = "",
+    reason: Annotated[
+        str, typer.Option(metavar="TEXT", callback=checks.said, help="Why: the agent gets it as feedback (required).")
+    ],
 ) -> int:
     """Send a bead waiting in review back to its agent, with the reason."""
     from supervisor.commands import approve as cmd
@@ -404,15 +499,27 @@ def reject(
 @app.command()
 def review(
     category: Annotated[
-        Multi, typer.Option("--category", help="A category to review (repeat); default: all five.")
+        Multi,
+        typer.Option("--category", metavar="CATEGORY", help="A category to review (repeat); default: all five."),
     ] = None,
-    agent: Annotated[str | None, typer.Option(help="The agent to run the reviews.")] = None,
-    sarif: Annotated[str | None, typer.Option(help="Write the findings as SARIF 2.1.0 to this file.")] = None,
+    agent: AgentOpt = None,
+    sarif: Annotated[
+        str | None, typer.Option(metavar="FILE", help="Write the findings as SARIF 2.1.0 to this file.")
+    ] = None,
     fail_on: Annotated[
-        str, typer.Option(help="Exit 1 on a finding at or above: critical, high, medium, low, none.")
+        str,
+        typer.Option(
+            callback=checks.one_of("critical", "high", "medium", "low", "none"),
+            metavar="SEVERITY",
+            help="Exit 1 on a finding at or above: critical, high, medium, low, none.",
+        ),
     ] = "high",
-    base: Annotated[str | None, typer.Option(help="Review only what changed since this ref (a PR's base).")] = None,
-    jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, help="Reviews at once (default: all).")] = None,
+    base: Annotated[
+        str | None, typer.Option(metavar="REF", help="Review only what changed since this ref (a PR's base).")
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option("-j", "--jobs", metavar="N", min=1, help="Reviews at once (default: all).")
+    ] = None,
 ) -> int:
     """Security review: one report-only bead per category, in parallel; nothing they do can land."""
     from supervisor.commands import review as cmd
@@ -422,9 +529,13 @@ def review(
 
 @app.command()
 def design(
-    feature: Annotated[str, typer.Argument(metavar="FEATURE", help="The feature, in your own words.")],
-    out: Annotated[str | None, typer.Option(help="Write it here (default: docs/design/<slug>.md).")] = None,
-    model: Annotated[str | None, typer.Option(help="The model (default: the strong model for planning).")] = None,
+    feature: Annotated[
+        str, typer.Argument(metavar="FEATURE", callback=checks.said, help="The feature, in your own words.")
+    ],
+    out: Annotated[
+        str | None, typer.Option(metavar="FILE", help="Write it here (default: docs/design/<slug>.md).")
+    ] = None,
+    model: PlanningModel = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the file if it exists.")] = False,
 ) -> int:
     """Ask the model for a first-draft design document of FEATURE; print its path."""
@@ -437,7 +548,7 @@ def design(
 def plan(
     design: Annotated[str, typer.Argument(metavar="DESIGN.md", help="The design document to cut into beads.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the beads as JSON; add nothing.")] = False,
-    model: Annotated[str | None, typer.Option(help="The model (default: the strong model for planning).")] = None,
+    model: PlanningModel = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Add without asking (asked only on a terminal).")] = False,
 ) -> int:
     """Ask the model to cut a design into beads, check them (model, graph), warn of duplicates, add them."""
@@ -448,8 +559,18 @@ def plan(
 
 @app.command()
 def summary(
-    fmt: Annotated[str, typer.Option("--format", help="md (GitHub-flavoured Markdown) or json (the facts).")] = "md",
-    out: Annotated[str | None, typer.Option(help="Write it to this file instead of printing it.")] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            callback=checks.one_of("md", "json"),
+            metavar="md|json",
+            help="md (GitHub-flavoured Markdown) or json (the facts).",
+        ),
+    ] = "md",
+    out: Annotated[
+        str | None, typer.Option(metavar="FILE", help="Write it to this file instead of printing it.")
+    ] = None,
     github: Annotated[bool, typer.Option("--github", help="Append the Markdown to $GITHUB_STEP_SUMMARY.")] = False,
     comment: Annotated[
         int | None,

@@ -50,7 +50,7 @@ def update(
         if labels != bead.labels:
             changes["labels"] = labels
         if not changes:
-            raise MayorError("nothing to change: give at least one option (see `mayor update --help`)")
+            raise UsageError("nothing to change: give at least one option (see `mayor update --help`)")
         tx.put(bead_from({**bead.model_dump(), **changes}))
     return sorted(changes)
 

@@ -45,6 +45,11 @@ def fails(*args: str, code: int = 1) -> str:
     return line
 
 
+def define_agent(root: Path, name: str, command: str = "true") -> None:
+    with open(root / ".mayor" / "config.toml", "a") as config:
+        config.write(f'\n[agents.{name}]\ncommand = "{command}"\n')
+
+
 def add(title: str, *options: str) -> str:
     out = ok("add", title, *options).stdout
     assert ID_LINE.match(out), out
@@ -157,6 +162,7 @@ def test_commands_outside_an_initialised_repo_say_to_run_init(git_repo: Path, ar
 
 
 def test_add_with_every_option(mayor_repo: Path) -> None:
+    define_agent(mayor_repo, "script")
     dep = add("The groundwork")
     bead_id = add(
         "Parse the config",
@@ -276,7 +282,7 @@ def test_list_filters_by_status_and_label(mayor_repo: Path) -> None:
     table = ok("list").stdout.splitlines()
     assert table[0].split("\t") == ["id", "status", "pri", "kind", "title", "labels"]
     assert [row.split("\t")[0] for row in table[1:]] == [high, gone, low]
-    assert "merged, done" in fails("list", "--status", "finished")
+    assert "merged, done" in fails("list", "--status", "finished", code=2)
 
 
 # --- ready and blocked -------------------------------------------------------------------------
@@ -351,6 +357,7 @@ def test_dep_add_and_rm(mayor_repo: Path) -> None:
 
 
 def test_update_changes_every_field_it_is_given(mayor_repo: Path) -> None:
+    define_agent(mayor_repo, "script")
     bead_id = add("Old", "--label", "stale", "--label", "keep")
     result = ok(
         "update",
@@ -390,7 +397,7 @@ def test_update_changes_every_field_it_is_given(mayor_repo: Path) -> None:
 
 def test_update_refuses_nothing_and_unknown(mayor_repo: Path) -> None:
     bead_id = add("Same")
-    assert "nothing to change" in fails("update", bead_id)
+    assert "nothing to change" in fails("update", bead_id, code=2)
     assert "mr-zzzz" in fails("update", "mr-zzzz", "--title", "x")
 
 
@@ -457,7 +464,8 @@ def test_graph_mermaid(mayor_repo: Path) -> None:
 
 
 def test_graph_unknown_format(mayor_repo: Path) -> None:
-    assert "tree, dot, mermaid" in fails("graph", "--format", "png")
+    result = invoke("graph", "--format", "png")
+    assert result.exit_code == 2 and "'png' is not one of tree, dot, mermaid" in result.stderr
 
 
 def test_tree_of_a_long_chain_does_not_hit_the_recursion_limit() -> None:
