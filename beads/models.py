@@ -212,6 +212,9 @@ class Bead(_Model):
     """``human``: after its checks pass the bead waits in ``review`` for ``mayor approve``."""
     status: Status = "open"
     attempts: list[Attempt] = Field(default_factory=list)
+    attempts_base: int = Field(default=0, ge=0)
+    """Attempts before this index are history: ``mayor reopen`` sets it, so the attempt budget
+    (``max_attempts``) starts again while the old attempts stay on record."""
     result: Result | None = None
     usage: Usage = Field(default_factory=Usage)
     """The sum over all attempts."""

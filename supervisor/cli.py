@@ -1,97 +1,26 @@
 """The command line: parse, dispatch, turn errors into exit codes. No work happens here.
 
-Exit codes: 0 done; 1 a user error (one line: what is wrong, what to do); 2 usage;
-3 unexpected (with the path of a crash log); 130 interrupted.
+The app, its error handling and shared options are in :mod:`supervisor.cli_base`; the commands of
+a run are in :mod:`supervisor.cli_run`; this module has the plan's commands and ``main``.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
-from typing import Annotated, Any, Optional
+from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 
-from supervisor import __version__
+from supervisor import cli_checks as checks
+from supervisor.cli_base import AgentOpt, JsonOpt, Multi, OnlyLabel, app, dep_app
 
-
-class MayorGroup(TyperGroup):
-    """The one handler around every command."""
-
-    def main(self, args: Sequence[str] | None = None, *a: Any, **kw: Any) -> Any:  # type: ignore[override]
-        kw["standalone_mode"] = False
-        sys.exit(self._guarded(args, *a, **kw))
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except KeyboardInterrupt:  # typer would turn it into a silent Exit(130)
-            raise typer.Abort() from None
-
-    def _guarded(self, args: Sequence[str] | None, *a: Any, **kw: Any) -> int:
-        from beads.errors import MayorError
-
-        try:
-            code = super().main(args, *a, **kw)
-        except typer.Exit as exc:
-            return exc.exit_code
-        except typer.TyperException as exc:  # usage errors: typer's own click
-            show = getattr(exc, "show", None)
-            if show is not None:
-                show()
-            else:
-                sys.stderr.write(f"mayor: {exc.format_message()}\n")
-            return exc.exit_code
-        except (typer.Abort, KeyboardInterrupt):
-            sys.stderr.write("mayor: interrupted\n")
-            return 130
-        except MayorError as exc:
-            from supervisor.crash import say
-
-            say(f"mayor: {exc}")
-            return exc.exit_code
-        except Exception as exc:
-            from supervisor.crash import handle
-
-            return handle(exc)
-        return code if isinstance(code, int) else 0
-
-
-app = typer.Typer(
-    cls=MayorGroup,
-    name="mayor",
-    help="Run coding agents in parallel on one git repository and land their work safely.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-dep_app = typer.Typer(help="Add or remove a dependency between two beads.", no_args_is_help=True)
-app.add_typer(dep_app, name="dep")
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-Multi = Optional[list[str]]  # noqa: UP045 - typer reads Optional here
-
-
-def _version(value: bool) -> None:
-    if value:
-        print(f"mayor {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
-) -> None:
-    """Run coding agents in parallel on one git repository and land their work safely."""
+__all__ = ["app", "main"]
 
 
 @app.command()
 def init(
-    target: Annotated[str | None, typer.Option(help="The branch to land work on (default: the current one).")] = None,
+    target: Annotated[
+        str | None, typer.Option(metavar="BRANCH", help="The branch to land work on (default: the current one).")
+    ] = None,
 ) -> int:
     """Make .mayor/ here: a commented config.toml, the bead store and a .gitignore."""
     from supervisor.commands import init as cmd
@@ -102,19 +31,34 @@ def init(
 @app.command()
 def add(
     title: Annotated[str, typer.Argument(metavar="TITLE", help="What the bead is, in a line.")],
-    description: Annotated[str, typer.Option("-d", "--description", help="The whole task.")] = "",
-    accept: Annotated[Multi, typer.Option("--accept", help="An acceptance criterion (repeat).")] = None,
+    description: Annotated[str, typer.Option("-d", "--description", metavar="TEXT", help="The whole task.")] = "",
+    accept: Annotated[Multi, typer.Option("--accept", metavar="TEXT", help="An acceptance criterion (repeat).")] = None,
     check: Annotated[
-        Multi, typer.Option("--check", help="A shell command that proves a criterion; pairs with the n-th --accept.")
+        Multi,
+        typer.Option(
+            "--check", metavar="COMMAND", help="A shell command that proves a criterion; pairs with the n-th --accept."
+        ),
     ] = None,
-    dep: Annotated[Multi, typer.Option("--dep", help="A bead that must land first (repeat).")] = None,
-    priority: Annotated[int, typer.Option("-p", "--priority", min=0, max=4, help="0 highest .. 4.")] = 2,
-    label: Annotated[Multi, typer.Option("--label", help="A label (repeat).")] = None,
-    kind: Annotated[str, typer.Option(help="task, bug, feature, design, review (report-only) ...")] = "task",
-    estimate: Annotated[int | None, typer.Option(help="Minutes of work, for the critical path.")] = None,
-    agent: Annotated[str | None, typer.Option(help="The agent to run it (an [agents.NAME]).")] = None,
-    model: Annotated[str | None, typer.Option(help="The model for the agent.")] = None,
-    approval: Annotated[str, typer.Option(help="auto, or human: wait for `mayor approve`.")] = "auto",
+    dep: Annotated[Multi, typer.Option("--dep", metavar="ID", help="A bead that must land first (repeat).")] = None,
+    priority: Annotated[int, typer.Option("-p", "--priority", metavar="0-4", min=0, max=4, help="0 highest .. 4.")] = 2,
+    label: Annotated[Multi, typer.Option("--label", metavar="LABEL", help="A label (repeat).")] = None,
+    kind: Annotated[
+        str,
+        typer.Option(metavar="KIND", callback=checks.kind, help="task, bug, feature, design, review (report-only) ..."),
+    ] = "task",
+    estimate: Annotated[
+        int | None, typer.Option(metavar="MINUTES", min=0, help="Minutes of work, for the critical path.")
+    ] = None,
+    agent: AgentOpt = None,
+    model: Annotated[str | None, typer.Option(metavar="MODEL", help="The model for the agent.")] = None,
+    approval: Annotated[
+        str,
+        typer.Option(
+            callback=checks.one_of("auto", "human"),
+            metavar="auto|human",
+            help="auto, or human: wait for `mayor approve`.",
+        ),
+    ] = "auto",
     as_json: JsonOpt = False,
 ) -> int:
     """Add a bead; print its new id (or the whole record with --json)."""
@@ -141,7 +85,13 @@ def add(
 def import_(
     path: Annotated[str, typer.Argument(metavar="PATH", help="A file (JSON array or JSONL) or a beads backup folder.")],
     source: Annotated[
-        str, typer.Option("--from", help="mayor, or beads (bd export JSONL or backup folder).")
+        str,
+        typer.Option(
+            "--from",
+            callback=checks.one_of("mayor", "beads"),
+            metavar="mayor|beads",
+            help="mayor, or beads (bd export JSONL or backup folder).",
+        ),
     ] = "mayor",
     as_json: JsonOpt = False,
 ) -> int:
@@ -154,7 +104,15 @@ def import_(
 @app.command(name="export")
 def export_(
     path: Annotated[str, typer.Argument(metavar="FILE", help="The JSONL file to write (replaced if it exists).")],
-    target: Annotated[str, typer.Option("--to", help="beads: one issue a line, as `bd import` reads.")] = "beads",
+    target: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            callback=checks.one_of("beads"),
+            metavar="beads",
+            help="beads: one issue a line, as `bd import` reads.",
+        ),
+    ] = "beads",
 ) -> int:
     """Write every bead to a file another tracker reads."""
     from supervisor.commands import export as cmd
@@ -164,9 +122,13 @@ def export_(
 
 @app.command(name="list")
 def list_(
-    status: Annotated[Multi, typer.Option("--status", help="Only beads in this status (repeat).")] = None,
-    label: Annotated[str | None, typer.Option(help="Only beads with this label.")] = None,
-    kind: Annotated[str | None, typer.Option(help="Only beads of this kind (review: mayor review's).")] = None,
+    status: Annotated[
+        Multi, typer.Option("--status", metavar="STATUS", help="Only beads in this status (repeat): open, failed ...")
+    ] = None,
+    label: OnlyLabel = None,
+    kind: Annotated[
+        str | None, typer.Option(metavar="KIND", help="Only beads of this kind (review: mayor review's).")
+    ] = None,
     every: Annotated[bool, typer.Option("--all", help="Review beads too (hidden by default).")] = False,
     as_json: JsonOpt = False,
 ) -> int:
@@ -223,18 +185,31 @@ def dep_rm(
 @app.command()
 def update(
     bead_id: Annotated[str, typer.Argument(metavar="ID")],
-    title: Annotated[str | None, typer.Option(help="A new title.")] = None,
-    description: Annotated[str | None, typer.Option("-d", "--description", help="A new description.")] = None,
-    priority: Annotated[int | None, typer.Option("-p", "--priority", min=0, max=4, help="0 highest .. 4.")] = None,
-    label: Annotated[Multi, typer.Option("--label", help="Add a label (repeat).")] = None,
-    remove_label: Annotated[Multi, typer.Option("--remove-label", help="Remove a label (repeat).")] = None,
-    kind: Annotated[str | None, typer.Option(help="A new kind.")] = None,
-    estimate: Annotated[int | None, typer.Option(help="Minutes of work.")] = None,
-    agent: Annotated[str | None, typer.Option(help="The agent to run it.")] = None,
-    model: Annotated[str | None, typer.Option(help="The model for the agent.")] = None,
-    approval: Annotated[str | None, typer.Option(help="auto or human.")] = None,
-    accept: Annotated[Multi, typer.Option("--accept", help="Replace the acceptance criteria (repeat).")] = None,
-    check: Annotated[Multi, typer.Option("--check", help="Checks paired with --accept (repeat).")] = None,
+    title: Annotated[str | None, typer.Option(metavar="TEXT", help="A new title.")] = None,
+    description: Annotated[
+        str | None, typer.Option("-d", "--description", metavar="TEXT", help="A new description.")
+    ] = None,
+    priority: Annotated[
+        int | None, typer.Option("-p", "--priority", metavar="0-4", min=0, max=4, help="0 highest .. 4.")
+    ] = None,
+    label: Annotated[Multi, typer.Option("--label", metavar="LABEL", help="Add a label (repeat).")] = None,
+    remove_label: Annotated[
+        Multi, typer.Option("--remove-label", metavar="LABEL", help="Remove a label (repeat).")
+    ] = None,
+    kind: Annotated[str | None, typer.Option(metavar="KIND", callback=checks.kind, help="A new kind.")] = None,
+    estimate: Annotated[int | None, typer.Option(metavar="MINUTES", min=0, help="Minutes of work.")] = None,
+    agent: AgentOpt = None,
+    model: Annotated[str | None, typer.Option(metavar="MODEL", help="The model for the agent.")] = None,
+    approval: Annotated[
+        str | None,
+        typer.Option(callback=checks.one_of("auto", "human"), metavar="auto|human", help="auto or human."),
+    ] = None,
+    accept: Annotated[
+        Multi, typer.Option("--accept", metavar="TEXT", help="Replace the acceptance criteria (repeat).")
+    ] = None,
+    check: Annotated[
+        Multi, typer.Option("--check", metavar="COMMAND", help="Checks paired with --accept (repeat).")
+    ] = None,
 ) -> int:
     """Change fields of a bead; the graph is checked before anything is written."""
     from supervisor.commands import edit
@@ -276,16 +251,30 @@ def retry(
 
 
 @app.command()
-def reopen(bead_id: Annotated[str, typer.Argument(metavar="ID")]) -> int:
-    """Open a failed, cancelled or finished bead again."""
+def reopen(
+    bead_ids: Annotated[Multi, typer.Argument(metavar="ID", help="The beads to open again.")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Every failed bead too.")] = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Start each bead's branch again at the target; the old one is kept.")
+    ] = False,
+) -> int:
+    """Open failed, cancelled or finished beads again, with a new attempt budget."""
     from supervisor.commands import edit
 
-    return edit.reopen(bead_id=bead_id)
+    return edit.reopen(bead_ids=bead_ids or (), failed=failed, fresh=fresh)
 
 
 @app.command()
 def graph(
-    fmt: Annotated[str, typer.Option("--format", help="tree, dot (Graphviz) or mermaid.")] = "tree",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            callback=checks.one_of("tree", "dot", "mermaid"),
+            metavar="tree|dot|mermaid",
+            help="tree, dot (Graphviz) or mermaid.",
+        ),
+    ] = "tree",
 ) -> int:
     """Draw the dependency graph."""
     from supervisor.commands import query
@@ -301,225 +290,7 @@ def schema() -> int:
     return query.schema()
 
 
-@app.command()
-def sling(
-    jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, help="Slots: beads running at once.")] = None,
-    target: Annotated[str | None, typer.Option(help="The branch to land on.")] = None,
-    gate: Annotated[str | None, typer.Option(help="The command every merge candidate must pass.")] = None,
-    agent: Annotated[str | None, typer.Option(help="Run every bead with this agent.")] = None,
-    only: Annotated[Multi, typer.Option("--only", help="Only this bead (repeat).")] = None,
-    label: Annotated[str | None, typer.Option(help="Only beads with this label.")] = None,
-    max_attempts: Annotated[int | None, typer.Option(min=1, help="Attempts per bead before it fails.")] = None,
-    timeout: Annotated[str | None, typer.Option(help="Wall time of one attempt: 90s, 10m, 1h.")] = None,
-    idle_timeout: Annotated[str | None, typer.Option(help="Kill an agent silent this long: 90s, 10m.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would start, start nothing.")] = False,
-    model: Annotated[str | None, typer.Option(help="The model for every bead (else the bead's, the agent's).")] = None,
-    max_steps: Annotated[int | None, typer.Option(min=1, help="Model calls per attempt (built-in agent).")] = None,
-    budget_usd: Annotated[
-        float | None, typer.Option(min=0, help="Stop the run once it has spent this many dollars.")
-    ] = None,
-    budget_tokens: Annotated[
-        int | None, typer.Option(min=0, help="Stop the run once it has used this many tokens.")
-    ] = None,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No live view or event lines; only the verdict.")
-    ] = False,
-) -> int:
-    """Run the ready beads with agents and land their work on the target, keeping it green."""
-    from supervisor.commands import sling as cmd
-
-    return cmd.run(
-        jobs=jobs,
-        target=target,
-        gate=gate,
-        agent=agent,
-        only=only or (),
-        label=label,
-        max_attempts=max_attempts,
-        timeout=timeout,
-        idle_timeout=idle_timeout,
-        dry_run=dry_run,
-        model=model,
-        max_steps=max_steps,
-        budget_usd=budget_usd,
-        budget_tokens=budget_tokens,
-        quiet=quiet,
-    )
-
-
-@app.command()
-def events(
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events.")] = False,
-    as_json: JsonOpt = False,
-) -> int:
-    """Print the event log (.mayor/events.jsonl)."""
-    from supervisor.commands import events as cmd
-
-    return cmd.show(follow=follow, as_json=as_json)
-
-
-@app.command()
-def emit(
-    type: Annotated[str, typer.Argument(metavar="TYPE", help="The event type, e.g. milestone.")],
-    data: Annotated[str | None, typer.Option(help="A JSON object to attach.")] = None,
-) -> int:
-    """Write an event (for agents: the bead id comes from MAYOR_BEAD_ID)."""
-    from supervisor.commands import events as cmd
-
-    return cmd.emit(type=type, data=data)
-
-
-@app.command()
-def gc(keep_pool: Annotated[bool, typer.Option("--keep-pool", help="Keep the slot worktrees.")] = False) -> int:
-    """Remove worktrees and mayor/ branches no bead needs; say how much disk was freed."""
-    from supervisor.commands import gc as cmd
-
-    return cmd.run(keep_pool=keep_pool)
-
-
-@app.command()
-def demo(
-    folder: Annotated[
-        str | None, typer.Option("--dir", help="Make the demo repository here (default: a new temporary folder).")
-    ] = None,
-) -> int:
-    """Watch the whole loop offline: a throwaway repo, 7 beads, 3 agents, the queue, the summary."""
-    from supervisor.commands import demo as cmd
-
-    return cmd.run(folder=folder)
-
-
-@app.command()
-def approve(bead_id: Annotated[str, typer.Argument(metavar="ID")]) -> int:
-    """Send a bead waiting in review (approval = human) to the merge queue."""
-    from supervisor.commands import approve as cmd
-
-    return cmd.approve(bead_id=bead_id)
-
-
-@app.command()
-def reject(
-    bead_id: Annotated[str, typer.Argument(metavar="ID")],
-    reason: Annotated[str, typer.Option(help="Why: the agent gets it as feedback.")] = "",
-) -> int:
-    """Send a bead waiting in review back to its agent, with the reason."""
-    from supervisor.commands import approve as cmd
-
-    return cmd.reject(bead_id=bead_id, reason=reason)
-
-
-@app.command()
-def review(
-    category: Annotated[
-        Multi, typer.Option("--category", help="A category to review (repeat); default: all five.")
-    ] = None,
-    agent: Annotated[str | None, typer.Option(help="The agent to run the reviews.")] = None,
-    sarif: Annotated[str | None, typer.Option(help="Write the findings as SARIF 2.1.0 to this file.")] = None,
-    fail_on: Annotated[
-        str, typer.Option(help="Exit 1 on a finding at or above: critical, high, medium, low, none.")
-    ] = "high",
-    base: Annotated[str | None, typer.Option(help="Review only what changed since this ref (a PR's base).")] = None,
-    jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, help="Reviews at once (default: all).")] = None,
-) -> int:
-    """Security review: one report-only bead per category, in parallel; nothing they do can land."""
-    from supervisor.commands import review as cmd
-
-    return cmd.run(categories=category or (), agent=agent, sarif=sarif, fail_on=fail_on, base=base, jobs=jobs)
-
-
-@app.command()
-def design(
-    feature: Annotated[str, typer.Argument(metavar="FEATURE", help="The feature, in your own words.")],
-    out: Annotated[str | None, typer.Option(help="Write it here (default: docs/design/<slug>.md).")] = None,
-    model: Annotated[str | None, typer.Option(help="The model (default: the strong model for planning).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite the file if it exists.")] = False,
-) -> int:
-    """Ask the model for a first-draft design document of FEATURE; print its path."""
-    from supervisor.commands import design as cmd
-
-    return cmd.run(feature=feature, out=out, model=model, force=force)
-
-
-@app.command()
-def plan(
-    design: Annotated[str, typer.Argument(metavar="DESIGN.md", help="The design document to cut into beads.")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the beads as JSON; add nothing.")] = False,
-    model: Annotated[str | None, typer.Option(help="The model (default: the strong model for planning).")] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Add without asking (asked only on a terminal).")] = False,
-) -> int:
-    """Ask the model to cut a design into beads, check them (model, graph), warn of duplicates, add them."""
-    from supervisor.commands import plan as cmd
-
-    return cmd.run(design=design, dry_run=dry_run, model=model, yes=yes)
-
-
-@app.command()
-def summary(
-    fmt: Annotated[str, typer.Option("--format", help="md (GitHub-flavoured Markdown) or json (the facts).")] = "md",
-    out: Annotated[str | None, typer.Option(help="Write it to this file instead of printing it.")] = None,
-    github: Annotated[bool, typer.Option("--github", help="Append the Markdown to $GITHUB_STEP_SUMMARY.")] = False,
-    comment: Annotated[
-        int | None,
-        typer.Option(
-            metavar="PR", help="Post it as one sticky comment on pull request PR (via gh); updated, never repeated."
-        ),
-    ] = None,
-    llm: Annotated[
-        bool, typer.Option("--llm", help="Put a short narrative by the strong model on top (needs ANTHROPIC_API_KEY).")
-    ] = False,
-) -> int:
-    """The mayor summary of the beads and events on disk: what landed, failed, needs a human, cost."""
-    from supervisor.commands import summary as cmd
-
-    return cmd.run(fmt=fmt, out=out, github=github, comment=comment, llm=llm)
-
-
-@app.command()
-def status(as_json: JsonOpt = False) -> int:
-    """The supervisor, the beads in play and the merge queue, from disk (works during a run too)."""
-    from supervisor.commands import status as cmd
-
-    return cmd.run(as_json=as_json)
-
-
-@app.command()
-def logs(
-    bead_id: Annotated[str, typer.Argument(metavar="ID")],
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the log is complete.")] = False,
-    attempt: Annotated[int | None, typer.Option(min=1, help="This attempt (default: the last).")] = None,
-    gate: Annotated[bool, typer.Option("--gate", help="The gate's log on the bead's merge candidate.")] = False,
-    checks: Annotated[bool, typer.Option("--checks", help="The acceptance checks' log.")] = False,
-) -> int:
-    """Print a bead's agent log (or its checks' or gate's), of its last attempt by default."""
-    from supervisor.commands import logs as cmd
-
-    if gate and checks:
-        raise typer.BadParameter("give --gate or --checks, not both")
-    return cmd.run(bead_id=bead_id, follow=follow, attempt=attempt, gate=gate, checks=checks)
-
-
-@app.command()
-def diff(bead_id: Annotated[str, typer.Argument(metavar="ID")]) -> int:
-    """A bead's change against the target: its branch, or its merge commit once landed."""
-    from supervisor.commands import diff as cmd
-
-    return cmd.run(bead_id=bead_id)
-
-
-@app.command()
-def dashboard(
-    host: Annotated[str, typer.Option(help="The address to listen on (others can reach it unless 127.0.0.1).")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option(min=0, max=65535, help="The port (0: any free one).")] = 8470,
-    actions: Annotated[
-        bool, typer.Option("--actions", help="Show approve, reject, cancel and retry buttons (default: read-only).")
-    ] = False,
-) -> int:
-    """Serve a live web page of this repository's run (status, queue, logs, diffs); prints its URL."""
-    from supervisor.commands import dashboard as cmd
-
-    return cmd.run(host=host, port=port, actions=actions)
+from supervisor import cli_run  # noqa: E402, F401 - registers the run's commands after the plan's
 
 
 def main() -> None:

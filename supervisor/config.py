@@ -1,16 +1,29 @@
-"""``.mayor/config.toml``: what a repository tells mayor. Read with tomllib, checked by pydantic."""
+"""``.mayor/config.toml``: what a repository tells mayor. Read with tomllib, checked by pydantic.
+
+A file mayor cannot use stops every command with a :class:`~supervisor.errors.ConfigError` that
+names the file and the key, in mayor's words rather than pydantic's: a misspelt key gets "did you
+mean", a top-level key that sits under a ``[table]`` (TOML's trap: every key after a table header
+belongs to that table) is explained, durations and agents are checked when the file is read.
+"""
 
 from __future__ import annotations
 
+import difflib
+import json
 import re
 import tomllib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from supervisor.errors import ConfigError
+from supervisor.errors import ConfigError, UsageError
+
+IMPLICIT_AGENTS = ("builtin", "claude-code", "codex")
+"""Agent names that work without an ``[agents.NAME]`` entry: the name is the kind."""
+AGENT_KINDS = ("command", "builtin", "claude-code", "codex")
 
 
 class _Section(BaseModel):
@@ -37,6 +50,19 @@ class AgentConfig(_Section):
     """Built-in agent: wall time of the model loop per attempt."""
     trim_after_tokens: int | None = None
     """Built-in agent: past this many prompt tokens, the oldest tool results are shortened."""
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in AGENT_KINDS:
+            raise ValueError(f"unknown agent kind{_did_you_mean(kind, AGENT_KINDS)}; one of: {', '.join(AGENT_KINDS)}")
+        return kind
+
+    @model_validator(mode="after")
+    def _command_given(self) -> AgentConfig:
+        if self.kind == "command" and not (self.command or "").strip():
+            raise ValueError('kind = "command" needs command = "..." (the shell line that runs the agent)')
+        return self
 
 
 class BudgetConfig(_Section):
@@ -70,6 +96,33 @@ class Config(_Section):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    @field_validator("timeout", "idle_timeout")
+    @classmethod
+    def _duration(cls, text: str) -> str:
+        if _seconds(text) is None:
+            raise ValueError(f"not a duration; {DURATION_HINT}")
+        return text
+
+    def agent_names(self) -> list[str]:
+        """Every name an agent may be called by here: the entries, then the implicit ones."""
+        return [*self.agents, *(n for n in IMPLICIT_AGENTS if n not in self.agents)]
+
+    def unknown_agent(self, name: str) -> str | None:
+        """Why ``name`` names no agent here (with "did you mean"), or None when it does."""
+        if name in self.agents or name in IMPLICIT_AGENTS:
+            return None
+        return (
+            f"no agent {name!r}{_did_you_mean(name, self.agent_names())}; define it as [agents.{name}] in "
+            f".mayor/config.toml, or use one of: {', '.join(self.agent_names())}"
+        )
+
+
+def check_agent(config: Config, name: str | None, option: str = "--agent") -> None:
+    """Refuse an ``--agent`` value that names no agent of ``config`` (a usage error, exit 2)."""
+    problem = None if name is None else config.unknown_agent(name)
+    if problem:
+        raise UsageError(f"{option} {name}: {problem}")
+
 
 def load_config(path: Path) -> Config:
     if not path.exists():
@@ -79,30 +132,87 @@ def load_config(path: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, f"not valid TOML ({exc})") from exc
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(path, f"{where}: {first['msg']}") from exc
+        errors = exc.errors()
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        key, problem = explain(errors[0])
+        raise ConfigError(path, problem + more, key) from exc
+    unknown = config.unknown_agent(config.agent)
+    if unknown:
+        raise ConfigError(path, unknown, "agent")
+    return config
 
 
+# -- pydantic's errors in mayor's words ---------------------------------------------------------------
+_SECTIONS: Mapping[str, type[BaseModel]] = {"": Config, "agents.*": AgentConfig, "budget": BudgetConfig}
+
+
+def _keys(model: type[BaseModel]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def explain(error: Mapping[str, Any]) -> tuple[str, str]:
+    """The key (dotted, ``agents.x.kind``) and the problem, for one of pydantic's ``errors()``."""
+    loc = [str(part) for part in error["loc"]]
+    key = ".".join(loc)
+    if error["type"] == "extra_forbidden":
+        return key, _unknown_key(loc)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]
+    value = error.get("input")
+    if isinstance(value, Mapping | list) or error["type"] == "missing":
+        return key, message
+    return key, f"{json.dumps(value)}: {message}"
+
+
+def _unknown_key(loc: list[str]) -> str:
+    *table, name = loc
+    header = ".".join(table)
+    top = _keys(Config)
+    if table and name in top and name not in ("agents", "budget"):
+        return (
+            f"{name!r} is a top-level key, but it sits under [{header}]: in TOML every key after a [table] "
+            f"header belongs to that table; move `{name} = ...` above the first [table] line of the file"
+        )
+    section = "agents.*" if table[:1] == ["agents"] else header
+    known = _keys(_SECTIONS.get(section, Config))
+    where = f"[{header}]" if header else "the top level"
+    hint = _did_you_mean(name, known)
+    return f"unknown key{hint}" + ("" if hint else f"; the keys of {where}: {', '.join(known)}")
+
+
+# -- durations ---------------------------------------------------------------------------------------
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+DURATION_HINT = "write it like 90s, 10m, 1h, 250ms or plain seconds"
 
 
-def parse_duration(text: str) -> float:
-    """``90s``, ``10m``, ``1h``, ``250ms`` or plain seconds, as seconds."""
+def _seconds(text: str) -> float | None:
     match = _DURATION.match(text)
-    if not match:
-        from supervisor.errors import MayorError
-
-        raise MayorError(f"bad duration {text!r}: write it like 90s, 10m or 1h")
-    return float(match.group(1)) * _UNIT_S[match.group(2)]
+    return None if match is None else float(match.group(1)) * _UNIT_S[match.group(2)]
 
 
-def render_default(target: str) -> str:
-    """The commented ``config.toml`` that ``mayor init`` writes."""
+def parse_duration(text: str, what: str = "duration") -> float:
+    """``90s``, ``10m``, ``1h``, ``250ms`` or plain seconds, as seconds. ``what`` names the option
+    in the error (a usage error: the config's durations are checked when it is read)."""
+    seconds = _seconds(text)
+    if seconds is None:
+        raise UsageError(f"{what} {text!r} is not a duration; {DURATION_HINT}")
+    return seconds
+
+
+def render_default(target: str, setup: str | None = None) -> str:
+    """The commented ``config.toml`` that ``mayor init`` writes; ``setup`` (a Python project's, see
+    :func:`supervisor.run.workenv.default_setup`) is written active, else shown commented out."""
     return f'''# mayor configuration. Every key is optional; the values shown are the defaults.
+# Top-level keys go above the first [table] line: in TOML every key after a [table] header
+# belongs to that table.
 
 # The branch the merge queue lands work on.
 target = "{target}"
@@ -114,8 +224,7 @@ slots = 4
 # Unset means no gate: only the beads' own acceptance checks guard the target.
 # gate = "python -m pytest -q"
 
-# Run once in each fresh worktree (install dependencies, build).
-# setup = "pip install -e ."
+{_setup_lines(setup)}
 
 # Gitignored files copied into each worktree.
 copy = []
@@ -129,8 +238,8 @@ merge = "merge"        # or "rebase"
 id_prefix = "mr"
 
 # Agents. "builtin" (the Claude agent, needs ANTHROPIC_API_KEY), "claude-code" and "codex"
-# work without an entry; add one to set a model, limits or the CLI's flags. kind = "command"
-# runs any shell command line in the bead's worktree.
+# work without an entry (agent = "claude-code" is enough); add one only to set a model, limits
+# or the CLI's flags. kind = "command" runs any shell command line in the bead's worktree.
 # [agents.builtin]
 # model = "claude-sonnet-5-5"
 # max_steps = 60             # model calls per attempt
@@ -138,9 +247,6 @@ id_prefix = "mr"
 # max_usd = 2.0              # dollars per attempt
 # max_seconds = 1800         # wall time of the model loop
 # trim_after_tokens = 120000 # past this, the oldest tool results are shortened
-# [agents.cc]
-# kind = "claude-code"
-# args = ["--permission-mode", "acceptEdits"]
 # [agents.script]
 # kind = "command"
 # command = "./scripts/agent.sh"
@@ -149,6 +255,17 @@ id_prefix = "mr"
 # usd = 20.0        # stop slinging new beads past this spend
 # tokens = 5000000
 '''
+
+
+def _setup_lines(setup: str | None) -> str:
+    if setup is None:
+        return '# Run once in each fresh worktree (install dependencies, build).\n# setup = "pip install -e ."'
+    return (
+        "# Run once in each fresh worktree: its own .venv with this project installed in it. The\n"
+        "# agents, the checks and the gate run with that .venv active, so they import the code of the\n"
+        "# worktree they test (a merge candidate), never your own editable install of the project.\n"
+        f"setup = {json.dumps(setup)}"
+    )
 
 
 GITIGNORE = """# mayor's local state (the config and, if you like, beads/ are meant to be tracked)

@@ -1,5 +1,4 @@
-"""Changes to the plan one bead at a time: ``mayor add``, ``update``, ``cancel``, ``reopen`` and
-``dep add``/``dep rm``.
+"""Changes to the plan: ``mayor add``, ``update``, ``cancel``, ``reopen`` and ``dep add``/``dep rm``.
 
 Each change is one store transaction (:meth:`beads.store.Store.edit`): the graph is validated
 with the change before anything is written, so a change that would break it writes nothing.
@@ -8,11 +7,15 @@ with the change before anything is written, so a change that would break it writ
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from beads.errors import MayorError
 from beads.models import ACTIVE, Bead, Criterion
 from beads.store import Store, bead_from
+from supervisor.errors import UsageError
 
 
 def criteria(accept: Sequence[str], check: Sequence[str]) -> list[Criterion]:
@@ -47,7 +50,7 @@ def update(
         if labels != bead.labels:
             changes["labels"] = labels
         if not changes:
-            raise MayorError("nothing to change: give at least one option (see `mayor update --help`)")
+            raise UsageError("nothing to change: give at least one option (see `mayor update --help`)")
         tx.put(bead_from({**bead.model_dump(), **changes}))
     return sorted(changes)
 
@@ -68,19 +71,71 @@ def cancel(store: Store, bead_id: str) -> str | None:
     return was
 
 
-def reopen(store: Store, bead_id: str) -> bool:
-    """Open a bead again (its error and closing time cleared); False if it was open already."""
+@dataclass(frozen=True)
+class Reopened:
+    """What ``mayor reopen`` did to one bead."""
+
+    bead_id: str
+    was: str
+    """Its status before."""
+    changed: bool
+    """False: it was open with no attempt counted yet, and kept as it was."""
+    backup: str | None = None
+    """With ``fresh``: the branch its old ``mayor/<id>`` was kept under (None: it had none)."""
+
+
+def reopen(
+    store: Store, bead_ids: Sequence[str], *, failed: bool = False, fresh_from: tuple[Path, str] | None = None
+) -> list[Reopened]:
+    """Open beads again, all in one store transaction: those named, and every failed one if
+    ``failed``. Their error and closing time are cleared and the attempt budget starts again (the
+    old attempts stay on record). ``fresh_from`` (the repository root and the target branch) also
+    moves each bead's branch to the target, its old head kept under a backup branch."""
+    if not bead_ids and not failed:
+        raise UsageError("name the beads to reopen (mayor reopen ID...), or pass --failed for every failed bead")
     with store.edit() as tx:
-        bead = tx.get(bead_id)
-        if bead.status == "open":
-            return False
-        if bead.status in ACTIVE:
-            raise MayorError(f"{bead_id} is {bead.status}; cancel it first or let it finish")
-        bead.status = "open"
-        bead.error = None
-        bead.closed_at = None
-        tx.put(bead)
-    return True
+        chosen = list(dict.fromkeys([*bead_ids, *(b.id for b in tx.beads.values() if failed and b.status == "failed")]))
+        beads = [tx.get(bead_id) for bead_id in chosen]
+        busy = [f"{b.id} is {b.status}" for b in beads if b.status in ACTIVE]
+        if busy:
+            raise MayorError(f"{'; '.join(busy)}: cancel it first or let it finish; nothing was reopened")
+        done = []
+        for bead in beads:
+            was, fresh = bead.status, len(bead.attempts) == bead.attempts_base
+            bead.status, bead.error, bead.closed_at = "open", None, None
+            bead.attempts_base = len(bead.attempts)
+            backup = fresh_branch(*fresh_from, bead.id) if fresh_from else None
+            changed = was != "open" or not fresh or backup is not None
+            if changed:
+                tx.put(bead)
+            done.append(Reopened(bead.id, was, changed, backup))
+    return done
+
+
+BACKUP_PREFIX = "mayor-backup/"
+"""Old bead branches kept by ``mayor reopen --fresh``: ``mayor-backup/<id>/<UTC time>``
+(``mayor gc`` removes only ``mayor/<id>`` branches, never these)."""
+
+
+def fresh_branch(root: Path, target: str, bead_id: str) -> str | None:
+    """Move ``mayor/<id>`` to the tip of ``target``, its old head kept under a backup branch; the
+    backup's name, or None when the bead had no branch (its next attempt starts at the target)."""
+    from supervisor import gitops
+    from supervisor.proc import git
+
+    branch = f"mayor/{bead_id}"  # the run's branch of a bead (supervisor.run.worktrees.branch_name)
+    old = gitops.rev(f"refs/heads/{branch}", root)
+    if old is None:
+        return None
+    tip = gitops.ensure_branch_exists(target, root)
+    where = gitops.checked_out_at(branch, root)
+    if where is not None and where.resolve() == root.resolve():
+        raise MayorError(f"{branch} is checked out at {where}; switch to another branch first, then reopen it --fresh")
+    backup = f"{BACKUP_PREFIX}{bead_id}/{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    git("update-ref", "-m", f"mayor reopen --fresh {bead_id}", f"refs/heads/{backup}", old, "", cwd=root)
+    if not gitops.cas_update(f"refs/heads/{branch}", tip, old, root, f"mayor reopen --fresh: reset to {target}"):
+        raise MayorError(f"{branch} moved while it was being reset; try again (its old head is kept as {backup})")
+    return backup
 
 
 def dep_add(store: Store, bead_id: str, dep: str) -> bool:

@@ -2,8 +2,9 @@
 
 MayorError (beads.errors)
 +-- NotInitialized      no .mayor folder up from here
-+-- ConfigError         .mayor/config.toml cannot be used (names the key)
++-- ConfigError         .mayor/config.toml cannot be used (names the file and the key)
 +-- CommandError        a git or other subprocess failed (shows command, code, output)
++-- UsageError          a bad option value or argument: exit 2, like the parser's own usage errors
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from beads.errors import MayorError
 
-__all__ = ["CommandError", "ConfigError", "MayorError", "NotInitialized"]
+__all__ = ["CommandError", "ConfigError", "MayorError", "NotInitialized", "UsageError"]
 
 
 class NotInitialized(MayorError):
@@ -22,8 +23,19 @@ class NotInitialized(MayorError):
 
 
 class ConfigError(MayorError):
-    def __init__(self, path: Path, problem: str) -> None:
-        super().__init__(f"{path}: {problem}; fix the file (see `mayor init --help` for the defaults)")
+    def __init__(self, path: Path, problem: str, key: str | None = None) -> None:
+        self.path = path
+        self.key = key
+        self.problem = problem
+        where = f"{path}: {key}" if key else f"{path}"
+        super().__init__(f"{where}: {problem}")
+
+
+class UsageError(MayorError):
+    """A command was called wrongly (an option value it cannot take): exit 2, as for the parser's
+    own usage errors. The message names the option and says what it takes."""
+
+    exit_code = 2
 
 
 class CommandError(MayorError):

@@ -57,5 +57,5 @@ def test_approve_and_reject_refuse_beads_not_in_review(mayor_repo: Path, tmp_pat
     out = mayor(mayor_repo, "approve", "h1")
     assert out.returncode == 1 and "not waiting for approval" in out.stderr
     assert mayor(mayor_repo, "reject", "h1", "--reason", "x").returncode == 1
-    assert mayor(mayor_repo, "reject", "h1").returncode == 1
+    assert mayor(mayor_repo, "reject", "h1").returncode == 2  # --reason is required: a usage error
     assert bead(mayor_repo, "h1").status == "open"

@@ -45,6 +45,11 @@ def fails(*args: str, code: int = 1) -> str:
     return line
 
 
+def define_agent(root: Path, name: str, command: str = "true") -> None:
+    with open(root / ".mayor" / "config.toml", "a") as config:
+        config.write(f'\n[agents.{name}]\ncommand = "{command}"\n')
+
+
 def add(title: str, *options: str) -> str:
     out = ok("add", title, *options).stdout
     assert ID_LINE.match(out), out
@@ -107,6 +112,33 @@ def test_init_from_a_subfolder_uses_the_repository_root(git_repo: Path, monkeypa
     assert not (sub / ".mayor").exists()
 
 
+def test_init_in_a_repository_with_no_commit_says_to_make_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "trunk"], cwd=empty, check=True)
+    monkeypatch.chdir(empty)
+    result = ok("init")
+    assert "no commit yet: make a first commit" in result.stderr
+    assert open_repo().config.target == "trunk"
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "first"], cwd=empty, check=True)
+    assert "no commit" not in ok("init").stderr
+
+
+def test_init_in_a_python_project_gives_each_worktree_its_own_venv(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (git_repo / "pyproject.toml").write_text(
+        '[project]\nname = "p"\n[project.optional-dependencies]\ntest = ["pytest"]\n'
+    )
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no uv here
+    result = ok("init")
+    text = (git_repo / ".mayor" / "config.toml").read_text()
+    setup = "python -m venv .venv && .venv/bin/pip install -q -e '.[test]'"
+    assert tomllib.loads(text)["setup"] == setup and setup in result.stderr
+    assert "never your own editable install" in text
+    assert open_repo().config.agents == {}
+
+
 def test_init_outside_a_git_repository_is_a_user_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
@@ -130,6 +162,7 @@ def test_commands_outside_an_initialised_repo_say_to_run_init(git_repo: Path, ar
 
 
 def test_add_with_every_option(mayor_repo: Path) -> None:
+    define_agent(mayor_repo, "script")
     dep = add("The groundwork")
     bead_id = add(
         "Parse the config",
@@ -249,7 +282,7 @@ def test_list_filters_by_status_and_label(mayor_repo: Path) -> None:
     table = ok("list").stdout.splitlines()
     assert table[0].split("\t") == ["id", "status", "pri", "kind", "title", "labels"]
     assert [row.split("\t")[0] for row in table[1:]] == [high, gone, low]
-    assert "merged, done" in fails("list", "--status", "finished")
+    assert "merged, done" in fails("list", "--status", "finished", code=2)
 
 
 # --- ready and blocked -------------------------------------------------------------------------
@@ -324,6 +357,7 @@ def test_dep_add_and_rm(mayor_repo: Path) -> None:
 
 
 def test_update_changes_every_field_it_is_given(mayor_repo: Path) -> None:
+    define_agent(mayor_repo, "script")
     bead_id = add("Old", "--label", "stale", "--label", "keep")
     result = ok(
         "update",
@@ -363,7 +397,7 @@ def test_update_changes_every_field_it_is_given(mayor_repo: Path) -> None:
 
 def test_update_refuses_nothing_and_unknown(mayor_repo: Path) -> None:
     bead_id = add("Same")
-    assert "nothing to change" in fails("update", bead_id)
+    assert "nothing to change" in fails("update", bead_id, code=2)
     assert "mr-zzzz" in fails("update", "mr-zzzz", "--title", "x")
 
 
@@ -430,7 +464,8 @@ def test_graph_mermaid(mayor_repo: Path) -> None:
 
 
 def test_graph_unknown_format(mayor_repo: Path) -> None:
-    assert "tree, dot, mermaid" in fails("graph", "--format", "png")
+    result = invoke("graph", "--format", "png")
+    assert result.exit_code == 2 and "'png' is not one of tree, dot, mermaid" in result.stderr
 
 
 def test_tree_of_a_long_chain_does_not_hit_the_recursion_limit() -> None:

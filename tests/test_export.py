@@ -131,7 +131,7 @@ def test_mayor_beads_go_to_beads_and_back(mayor_repo: Path, tmp_path: Path) -> N
 
 def test_export_arguments(mayor_repo: Path, tmp_path: Path) -> None:
     result = invoke("export", "--to", "jira", str(tmp_path / "x.jsonl"))
-    assert result.exit_code == 1 and "--to beads" in result.stderr
+    assert result.exit_code == 2 and "'jira' is not one of beads" in result.stderr
     result = invoke("export", str(tmp_path))
     assert result.exit_code == 1 and "is a folder" in result.stderr
     result = invoke("export", str(tmp_path / "missing" / "x.jsonl"))

@@ -316,7 +316,7 @@ def test_gastown_twice_is_a_clash(mayor_repo: Path, shared_gastown: Path) -> Non
 
 def test_bad_arguments(mayor_repo: Path, tmp_path: Path) -> None:
     result = invoke("import", str(tmp_path), "--from", "bd")
-    assert result.exit_code == 1 and "--from mayor" in result.stderr and "--from beads" in result.stderr
+    assert result.exit_code == 2 and "'bd' is not one of mayor, beads" in result.stderr
     result = invoke("import", str(tmp_path / "missing.jsonl"))
     assert result.exit_code == 1 and "does not exist" in result.stderr
     result = invoke("import", str(tmp_path), "--from", "beads")

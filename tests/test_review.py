@@ -106,7 +106,7 @@ def test_fail_on_critical_passes_and_base_limits_scope(reviewed: Path) -> None:
 
 
 def test_bad_arguments_are_user_errors(reviewed: Path) -> None:
-    assert mayor(reviewed, "review", "--fail-on", "severe").returncode == 1
+    assert mayor(reviewed, "review", "--fail-on", "severe").returncode == 2  # a bad option value: usage
     out = mayor(reviewed, "review", "--base", "no-such-ref")
     assert out.returncode == 1 and "fetch it first" in out.stderr
 

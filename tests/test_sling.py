@@ -793,10 +793,11 @@ def test_unknown_agent_is_a_clear_error(repo: Path, tmp_path: Path) -> None:
     by_flag = sling(repo, "--agent", "nobody")
     by_bead = sling(repo)
 
-    for proc, name in ((by_flag, "nobody"), (by_bead, "ghost")):
-        assert proc.returncode == 1
-        [line] = proc.stderr.splitlines()
-        assert f"agent '{name}'" in line and f"[agents.{name}]" in line
+    assert by_flag.returncode == 2  # a bad --agent is a usage error, found by the parser
+    assert "--agent" in by_flag.stderr and "no agent 'nobody'" in by_flag.stderr
+    assert by_bead.returncode == 1
+    [line] = by_bead.stderr.splitlines()
+    assert "agent 'ghost'" in line and "[agents.ghost]" in line
     assert of(events(repo), "slung") == [] and branches(repo) == set()
     assert statuses(repo, ["w1", "w2"]) == {"w1": "open", "w2": "open"}
 
@@ -910,7 +911,7 @@ def test_agent_milestones_land_in_the_event_log(repo: Path, tmp_path: Path) -> N
     text = mayor(repo, "events")
     assert text.returncode == 0 and "milestone" in text.stdout and "step=2" in text.stdout
     bad = mayor(repo, "emit", "milestone", "--data", "[1, 2]")
-    assert bad.returncode == 1 and "JSON object" in bad.stderr
+    assert bad.returncode == 2 and "JSON object" in bad.stderr  # a bad --data is a usage error
 
 
 def test_gc_removes_the_pool_and_landed_branches(repo: Path, tmp_path: Path) -> None:

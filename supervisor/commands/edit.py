@@ -56,8 +56,20 @@ def cancel(*, bead_id: str) -> int:
     return 0
 
 
-def reopen(*, bead_id: str) -> int:
-    say(f"reopened {bead_id}" if editing.reopen(open_repo().store, bead_id) else f"{bead_id} is already open")
+def reopen(*, bead_ids: Sequence[str] = (), failed: bool = False, fresh: bool = False) -> int:
+    repo = open_repo()
+    target = repo.config.target
+    done = editing.reopen(repo.store, bead_ids, failed=failed, fresh_from=(repo.root, target) if fresh else None)
+    if not done:
+        say("no failed bead to reopen")
+    for item in done:
+        if not item.changed:
+            say(f"{item.bead_id} is already open")
+            continue
+        budget = f"{repo.config.max_attempts} attempt(s) again"
+        say(f"reopened {item.bead_id} (was {item.was}): {budget}")
+        if item.backup:
+            say(f"  its branch mayor/{item.bead_id} starts again at {target}; the old one is kept as {item.backup}")
     return 0
 
 

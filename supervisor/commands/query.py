@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from beads import graph
-from beads.errors import MayorError
 from beads.models import STATUSES, Bead, BeadSummary, bead_schema
+from supervisor.errors import UsageError
 from supervisor.output import print_json, print_table, say
 from supervisor.repo import Repo, open_repo
 from supervisor.views.plan import bead_text, ready_whole, render_graph
@@ -37,7 +37,7 @@ def list_beads(
     ``kind`` names their kind, so five a review run do not crowd out the plan."""
     unknown = [s for s in status if s not in STATUSES]
     if unknown:
-        raise MayorError(f"unknown status {', '.join(unknown)}; one of: {', '.join(STATUSES)}")
+        raise UsageError(f"--status {', '.join(unknown)}: no such status; one of: {', '.join(STATUSES)}")
     beads = open_repo().store.load()
     matching = [
         b

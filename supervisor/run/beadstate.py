@@ -21,8 +21,9 @@ def modify(store: Store, bead_id: str, change: Callable[[Bead], None]) -> Bead:
 
 
 def counted_attempts(bead: Bead) -> int:
-    """Attempts that count against the maximum (an interrupted one does not)."""
-    return sum(1 for a in bead.attempts if a.outcome not in ("interrupted", "retry_requested"))
+    """Attempts that count against the maximum: those since the last ``mayor reopen``, less the
+    interrupted ones and those stopped by ``mayor retry``."""
+    return sum(1 for a in bead.attempts[bead.attempts_base :] if a.outcome not in ("interrupted", "retry_requested"))
 
 
 def current(bead: Bead) -> Attempt:

@@ -20,17 +20,24 @@ def verdict(ctx: RunContext) -> int:
     _explain(ctx, beads, taken, failed, waiting)
     landed = sum(1 for b in taken if b.landed and not b.report_only)
     reviewed = sum(1 for b in taken if b.landed and b.report_only)
-    spent = ctx.budget.total()
-    cost = usd(spent.cost_usd or 0.0) + (" + unpriced usage" if ctx.budget.unpriced else "")
     done = f"{landed} landed" + (f", {reviewed} reviewed" if reviewed else "")
     if reviewed and not landed:
         done = f"{reviewed} reviewed"
-    say(f"mayor: {done}, {len(failed)} failed, {len(waiting)} not landed; {spent.total_tokens} tokens, {cost}")
+    say(f"mayor: {done}, {len(failed)} failed, {len(waiting)} not landed{_spend(ctx)}")
     stop = ctx.state.budget_stop
     if stop:
         say(f"mayor: the budget stopped this run ({stop})")
         return 1
     return 1 if failed or waiting else 0
+
+
+def _spend(ctx: RunContext) -> str:
+    """``; N tokens, $X`` when some agent reported usage; nothing when none did (command agents)."""
+    spent = ctx.budget.total()
+    if not spent.total_tokens and not spent.cost_usd and not ctx.budget.unpriced:
+        return ""
+    cost = usd(spent.cost_usd or 0.0) + (" + unpriced usage" if ctx.budget.unpriced else "")
+    return f"; {spent.total_tokens} tokens, {cost}"
 
 
 def _explain(
