@@ -119,5 +119,9 @@ def commit_tree(tree: str, parents: list[str], message: str, cwd: Path) -> str:
 def ensure_branch_exists(branch: str, cwd: Path) -> str:
     sha = rev(f"refs/heads/{branch}", cwd)
     if sha is None:
+        if run(["git", "rev-parse", "--verify", "--quiet", "HEAD"], cwd, check=False).returncode != 0:
+            raise MayorError(
+                f"this repository has no commit yet, so there is no {branch!r} to land on: make a first commit"
+            )
         raise MayorError(f"target branch {branch!r} does not exist; create it or pass --target")
     return sha

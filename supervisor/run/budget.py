@@ -64,5 +64,5 @@ def live_usage(run_dir: Path) -> Usage:
     """What a running agent has spent so far (``usage.json``), or nothing."""
     try:
         return Usage.model_validate(json.loads((run_dir / "usage.json").read_text()))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # an agent's file: never trusted, never fatal
         return Usage()

@@ -56,9 +56,10 @@ def holder(mayor_dir: Path) -> dict[str, Any] | None:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             try:
-                return dict(json.loads(info.read_text()))
-            except (OSError, ValueError):
+                record = json.loads(info.read_text())
+            except (OSError, ValueError, RecursionError):
                 return {}
+            return record if isinstance(record, dict) else {}
         fcntl.flock(handle, fcntl.LOCK_UN)
     return None
 

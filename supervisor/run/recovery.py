@@ -12,7 +12,7 @@ from beads.models import Bead
 from supervisor.events import EventType
 from supervisor.run import outcomes
 from supervisor.run.agentproc import AgentProcess
-from supervisor.run.beadstate import current
+from supervisor.run.beadstate import current, modify
 from supervisor.run.context import RunContext
 
 StartSlot = Callable[[int, str, AgentProcess | None], None]
@@ -36,6 +36,10 @@ def recover(ctx: RunContext, start_slot: StartSlot) -> None:
 
 
 def _recover_running(ctx: RunContext, bead: Bead, start_slot: StartSlot) -> None:
+    if not bead.attempts:  # `running` written by hand, with no attempt: nothing to adopt
+        modify(ctx.store, bead.id, lambda b: setattr(b, "status", "open"))
+        ctx.events.emit(EventType.RECOVERED, bead.id, None, what="running with no attempt: opened again")
+        return
     n = current(bead).n
     agent = AgentProcess.adopt(ctx.repo.run_dir(bead.id, n))
     slot = agent.extra.get("slot") if agent else None

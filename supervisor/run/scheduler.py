@@ -28,6 +28,7 @@ from supervisor.run.agentproc import AgentProcess
 from supervisor.run.attempt import AttemptRunner
 from supervisor.run.checkout_repair import finish_fast_forward
 from supervisor.run.context import RunContext
+from supervisor.run.dryrun import describe, unrunnable
 from supervisor.run.lander import Lander
 from supervisor.run.lock import supervisor_lock
 from supervisor.run.preflight import check_commands
@@ -104,9 +105,10 @@ class Scheduler:
         unknown = [i for i in ctx.opts.only if i not in beads]
         if unknown:
             raise MayorError(f"--only names unknown bead(s) {', '.join(unknown)}; see `mayor list`")
-        for bead in beads.values():
-            if ctx.opts.matches(bead) and bead.status in ("open", "running", "queued"):
-                ctx.agent(bead)
+        wanted = [b for b in beads.values() if ctx.opts.matches(b) and b.status in ("open", "running", "queued")]
+        found = unrunnable(ctx.repo, wanted, ctx.opts.agent)
+        if found and not ctx.opts.dry_run:
+            raise MayorError(describe(found))
 
     def _dry_run(self, beads: dict[str, Bead]) -> int:
         opts = self.ctx.opts
@@ -115,10 +117,13 @@ class Scheduler:
             f"would sling {min(len(ready), opts.slots)} of {len(ready)} ready bead(s) "
             f"with {opts.slots} slot(s) onto {opts.target}:"
         )
+        cannot = dict(unrunnable(self.ctx.repo, ready, opts.agent))
         for index, bead in enumerate(ready):
             when = "now " if index < opts.slots else "next"
             print(f"{when}\t{bead.id}\t{self.ctx.agent_name(bead)}\t{bead.title}")
-        return 0
+        for bead_id, why in cannot.items():
+            say(f"cannot run {bead_id}: {why}")
+        return 1 if cannot else 0
 
     # -- the scheduling loop ---------------------------------------------------------------
     def _loop(self) -> None:
