@@ -188,6 +188,16 @@ def test_codex_sandbox_chosen_by_the_user_replaces_mayors(fake_bin: Path, tmp_pa
     assert "--sandbox" not in argv(ctx) and argv(ctx)[-2:] == ["--dangerously-bypass-approvals-and-sandbox", "-"]
 
 
+def test_codex_sandbox_named_in_args_still_gets_the_writable_roots(fake_bin: Path, tmp_path: Path) -> None:
+    ctx = context(tmp_path, "codex", args=["--sandbox", "workspace-write"])
+
+    assert run(ctx, "success_text_only.jsonl") == 0
+
+    assert argv(ctx).count("--sandbox") == 1 and argv(ctx)[-3:] == ["--sandbox", "workspace-write", "-"]
+    roots = f"sandbox_workspace_write.writable_roots={json.dumps([str(ctx.run_dir)])}"  # not a git worktree here
+    assert roots in argv(ctx)
+
+
 def test_codex_full_auto_is_refused_at_start_with_the_way_out(fake_bin: Path) -> None:
     with pytest.raises(MayorError, match="--full-auto, which codex no longer has"):
         check_runnable("cx", AgentConfig(kind="codex", args=["--full-auto"]))

@@ -507,7 +507,8 @@ class CodexAdapter:
     as extra writable roots, so the agent can commit and write ``result.json``; the user's own
     ``~/.codex`` (auth, config, provider) is used as it is. ``command`` replaces the executable
     (default ``codex``); ``args`` go before the prompt (a ``--sandbox`` or
-    ``--dangerously-bypass-approvals-and-sandbox`` there replaces mayor's sandbox). Codex models
+    ``--dangerously-bypass-approvals-and-sandbox`` there replaces mayor's choice of sandbox; the
+    writable roots are passed all the same). Codex models
     are mostly not in mayor's price table: their usage is then unpriced.
     """
 
@@ -515,10 +516,11 @@ class CodexAdapter:
 
     def launch(self, ctx: LaunchContext) -> Launch:
         args = list(ctx.config.args)
+        roots = [*git_folders(ctx.worktree), str(ctx.run_dir)]
         words = ["exec", "--json", *CODEX_QUIET]
         if not any(a.split("=")[0] in CODEX_OWN_SANDBOX for a in args):
-            roots = [*git_folders(ctx.worktree), str(ctx.run_dir)]
-            words += [*CODEX_SANDBOX, "-c", f"sandbox_workspace_write.writable_roots={json.dumps(roots)}"]
+            words += CODEX_SANDBOX
+        words += ["-c", f"sandbox_workspace_write.writable_roots={json.dumps(roots)}"]  # for any workspace-write
         words += [*(["--model", ctx.model] if ctx.model else []), *args, "-"]
         return Launch(command_line(ctx.config.command or "codex", words))
 
