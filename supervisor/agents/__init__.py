@@ -7,8 +7,8 @@ or a structured stream in its log) into usage, cost, an error and findings.
     kind         command line                                   report from
     command      the configured shell line                      result.json (optional)
     builtin      python -m supervisor.agents.builtin            result.json (written by the loop)
-    claude-code  claude -p ... --output-format stream-json      the stream's final ``result`` event
-    codex        codex exec --json ...                          ``turn.completed`` / ``turn.failed``
+    claude-code  claude -p ... < prompt (acceptEdits, git)      the stream's final ``result`` event
+    codex        codex exec --json ... - < prompt (sandboxed)   ``turn.completed`` / ``turn.failed``
 """
 
 from __future__ import annotations
@@ -115,6 +115,11 @@ def check_runnable(name: str, agent: AgentConfig) -> None:
         raise MayorError(
             f"agent {name!r} is the built-in Claude agent and needs ANTHROPIC_API_KEY; set it, or "
             "use an agent that is a command (`mayor demo` runs offline)"
+        )
+    if agent.kind == "codex" and "--full-auto" in agent.args:
+        raise MayorError(
+            f"agent {name!r} passes --full-auto, which codex no longer has; drop it: mayor runs codex in "
+            "its workspace-write sandbox with the worktree's git folders and the run folder writable"
         )
     if agent.kind in ("claude-code", "codex"):
         exe = (agent.command or ("claude" if agent.kind == "claude-code" else "codex")).split()[0]
