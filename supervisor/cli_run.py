@@ -245,7 +245,7 @@ def status(as_json: JsonOpt = False) -> int:
 def logs(
     bead_id: Annotated[str, typer.Argument(metavar="ID")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the log is complete.")] = False,
-    attempt: Annotated[int | None, typer.Option(min=1, help="This attempt (default: the last).")] = None,
+    attempt: Annotated[int | None, typer.Option(min=1, metavar="N", help="This attempt (default: the last).")] = None,
     gate: Annotated[bool, typer.Option("--gate", help="The gate's log on the bead's merge candidate.")] = False,
     checks: Annotated[bool, typer.Option("--checks", help="The acceptance checks' log.")] = False,
 ) -> int:
@@ -267,10 +267,10 @@ def diff(bead_id: Annotated[str, typer.Argument(metavar="ID")]) -> int:
 
 @app.command()
 def dashboard(
-    host: Annotated[str, typer.Option(help="The address to listen on (others can reach it unless 127.0.0.1).")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option(min=0, max=65535, help="The port (0: any free one).")] = 8470,
+    host: Annotated[
+        str, typer.Option(metavar="ADDRESS", help="The address to listen on (others can reach it unless 127.0.0.1).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, metavar="PORT", help="The port (0: any free one).")] = 8470,
     actions: Annotated[
         bool, typer.Option("--actions", help="Show approve, reject, cancel and retry buttons (default: read-only).")
     ] = False,
