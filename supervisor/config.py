@@ -90,13 +90,18 @@ class Config(_Section):
     timeout: str = "30m"
     idle_timeout: str = "10m"
     merge: Literal["merge", "rebase"] = "merge"
+    gate_timeout: str = "30m"
+    """A gate run taking longer than this is killed (with its process group) and counts as failed."""
+    gate_retries: int = Field(default=1, ge=0)
+    """A failed gate is run again this many times on the same tree; a pass then is ``flaky``. 0
+    for a slow suite that is not flaky (the failure is not paid for twice)."""
     id_prefix: str = Field(default="mr", pattern=r"^[a-z][a-z0-9]{0,9}$")
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    @field_validator("timeout", "idle_timeout")
+    @field_validator("timeout", "idle_timeout", "gate_timeout")
     @classmethod
     def _duration(cls, text: str) -> str:
         if _seconds(text) is None:
@@ -235,6 +240,8 @@ max_attempts = 3
 timeout = "30m"        # wall time of one attempt
 idle_timeout = "10m"   # no output and no file change for this long kills the attempt
 merge = "merge"        # or "rebase"
+gate_timeout = "30m"   # a gate run longer than this is killed and fails
+gate_retries = 1       # a failed gate runs again on the same tree (a pass then is "flaky"); 0 for a slow suite
 id_prefix = "mr"
 
 # Agents. "builtin" (the Claude agent, needs ANTHROPIC_API_KEY), "claude-code" and "codex"

@@ -236,3 +236,23 @@ def test_a_target_made_red_from_outside_holds_the_queue_and_charges_no_bead(mayo
     assert late.status == "merged" and [a.outcome for a in late.attempts] == ["passed"]
     assert of(events(root), "target_green") and "is red" in err
     assert not of(events(root), "retried") and not of(events(root), "failed")
+
+
+def test_gate_timeout_and_retries_come_from_the_config(mayor_repo: Path, tmp_path: Path) -> None:
+    counter = tmp_path / "gate-runs"
+    gate = script(tmp_path / "gate.sh", f"echo run >> {counter}\nif [ -e x-1.txt ]; then sleep 60; fi\n")
+    agent = script(tmp_path / "agents" / "w.sh", 'echo x > "x-$MAYOR_ATTEMPT.txt" && git add -A && git commit -qm x\n')
+    configure(mayor_repo, {"w": agent}, gate=gate)
+    config = mayor_repo / ".mayor" / "config.toml"
+    config.write_text('gate_timeout = "5s"\ngate_retries = 0\n' + config.read_text())
+    git(mayor_repo, "add", "-A")
+    git(mayor_repo, "commit", "-q", "-m", "config")
+    add_bead(mayor_repo, "t1")
+
+    out = sling(mayor_repo, "--max-attempts", "1")
+
+    assert out.returncode == 1, out.stderr
+    log = (mayor_repo / ".mayor" / "runs" / "t1" / "1" / "gate.log").read_text()
+    assert "timed out after 5s" in log
+    runs = counter.read_text().splitlines()
+    assert len(runs) == 2, runs  # the candidate once (no retry), then the target alone once

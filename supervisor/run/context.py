@@ -44,6 +44,8 @@ class Options:
     max_steps: int | None = None
     budget_usd: float | None = None
     budget_tokens: int | None = None
+    gate_timeout: float = 1800.0
+    gate_retries: int = 1
 
     @classmethod
     def of(
@@ -76,6 +78,8 @@ class Options:
             merge=config.merge,
             budget_usd=budget_usd if budget_usd is not None else config.budget.usd,
             budget_tokens=budget_tokens if budget_tokens is not None else config.budget.tokens,
+            gate_timeout=parse_duration(config.gate_timeout),
+            gate_retries=config.gate_retries,
             agent=agent,
             only=list(only or []),
             label=label,
@@ -126,6 +130,8 @@ class RunContext:
             self.opts.gate,
             self.repo.mayor_dir / "state",
             strategy=self.opts.merge,
+            gate_timeout=self.opts.gate_timeout,
+            gate_retries=self.opts.gate_retries,
             guard=self.guard_target,
             path=self.pool.base / "merge",
             make=self.pool.make,
