@@ -311,6 +311,10 @@ def sling(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No live view or event lines; only the verdict.")
     ] = False,
+    executor: Annotated[
+        str | None, typer.Option(help="Where attempts run: local or ray (a Ray cluster; pip install 'mayor[ray]').")
+    ] = None,
+    ray_address: Annotated[str | None, typer.Option(help="--executor ray: the cluster's head, HOST:6379.")] = None,
 ) -> int:
     """Run the ready beads with agents and land their work on the target, keeping it green."""
     from supervisor.commands import sling as cmd
@@ -331,6 +335,8 @@ def sling(
         budget_usd=budget_usd,
         budget_tokens=budget_tokens,
         quiet=quiet,
+        executor=executor,
+        ray_address=ray_address,
     )
 
 
