@@ -199,9 +199,12 @@ class RayExecutor:
 
     def find(self, repo_id: str, bead_id: str, attempt: int) -> Handle | None:
         """The attempt's actor after a supervisor restart, running or finished; None when gone."""
+        return self.by_name(actor_name(repo_id, bead_id, attempt))
+
+    def by_name(self, name: str) -> Handle | None:
+        """The attempt's actor by its name (as :meth:`attempts` lists them); None when gone."""
         ray = import_ray()
         self.connect()
-        name = actor_name(repo_id, bead_id, attempt)
         try:
             return Handle(name, ray.get_actor(name, namespace=self.namespace))
         except ValueError:
