@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -177,3 +179,29 @@ def test_a_supervisor_killed_mid_run_and_restarted_lands_each_bead_once(
     taken_back = {e["bead"] for e in resumed}
     for bead_id in taken_back:
         assert [a.outcome for a in bead(mayor_repo, bead_id).attempts] == ["passed"]  # not run a second time
+
+
+NO_RAY = "import sys; sys.modules['ray'] = None; from supervisor.cli import main; sys.argv[0] = 'mayor'; main()"
+"""``mayor`` as if Ray were not installed (``find_spec`` answers None for a module set to None)."""
+
+
+def test_executor_ray_without_ray_says_what_to_install_before_any_attempt(mayor_repo: Path, tmp_path: Path) -> None:
+    configure(mayor_repo, {"script": agent(tmp_path)})
+    add_bead(mayor_repo, "mr-n1")
+    out = subprocess.run(
+        [sys.executable, "-c", NO_RAY, "sling", "-q", "--executor", "ray"],
+        cwd=mayor_repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 1, out.stderr
+    assert "pip install 'mayor[ray]'" in out.stderr
+    assert bead(mayor_repo, "mr-n1").status == "open" and of(events(mayor_repo), "slung") == []
+
+
+def test_an_unknown_executor_is_refused(mayor_repo: Path, tmp_path: Path) -> None:
+    configure(mayor_repo, {"script": agent(tmp_path)})
+    out = sling(mayor_repo, "-q", "--executor", "kubernetes")
+    assert out.returncode == 1 and "choose local or ray" in out.stderr
