@@ -183,7 +183,13 @@ class RunContext:
         host = (address or os.environ.get("RAY_ADDRESS") or "127.0.0.1").removeprefix("ray://").rsplit(":", 1)[0]
         loopback = host == "localhost" or host.startswith("127.")
         executor = RayExecutor(address, node_ip_address="127.0.0.1" if loopback else None)
-        executor.connect()
+        try:
+            executor.connect()
+        except MayorError:
+            raise
+        except Exception as exc:  # Ray's own errors have no common base: say where, and what Ray said
+            where = address or "RAY_ADDRESS or a local Ray"
+            raise MayorError(f"--executor ray: cannot connect to the Ray cluster at {where}: {exc}") from exc
         return executor
 
     # -- agents ------------------------------------------------------------------------------
