@@ -26,6 +26,7 @@ from tests.sling_helpers import (
     git,
     landing_commits,
     of,
+    process_gone,
     script,
     sling,
     start_sling,
@@ -205,3 +206,20 @@ def test_an_unknown_executor_is_refused(mayor_repo: Path, tmp_path: Path) -> Non
     configure(mayor_repo, {"script": agent(tmp_path)})
     out = sling(mayor_repo, "-q", "--executor", "kubernetes")
     assert out.returncode == 1 and "choose local or ray" in out.stderr
+
+
+def test_stopping_the_supervisor_stops_the_agents_on_the_nodes(cluster: Any, mayor_repo: Path, tmp_path: Path) -> None:
+    ray_repo(mayor_repo, tmp_path, cluster, sleep=60)
+    add_bead(mayor_repo, "mr-s1")
+    run = start_sling(mayor_repo, "-q")
+    try:
+        wait_for(lambda: of(events(mayor_repo), "agent_started", "mr-s1"), "the agent started on its node", RUN_S)
+    finally:
+        run.send_signal(signal.SIGTERM)  # as Ctrl-C
+        run.communicate(timeout=RUN_S)
+    assert run.returncode == 130
+    pid = of(events(mayor_repo), "agent_started", "mr-s1")[0]["data"]["pid"]
+    assert process_gone(pid)  # the node killed its agent (the node is this machine here)
+    stopped = bead(mayor_repo, "mr-s1")
+    assert stopped.status == "open" and [a.outcome for a in stopped.attempts] == ["interrupted"]
+    assert of(events(mayor_repo), "agent_exited", "mr-s1")[0]["data"]["reason"] == "interrupted"

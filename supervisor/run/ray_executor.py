@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -168,6 +169,8 @@ class RayExecutor:
         if ray.is_initialized():
             return
         options: dict[str, Any] = {"_node_ip_address": self.node_ip_address} if self.node_ip_address else {}
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.getsignal(signal.SIGTERM) if main else None
         ray.init(
             address=self.address,
             namespace=self.namespace,
@@ -176,6 +179,8 @@ class RayExecutor:
             configure_logging=False,
             **options,
         )
+        if main:  # ray.init makes SIGTERM exit at once; the caller's handler stops the run in order
+            signal.signal(signal.SIGTERM, previous)
 
     def submit(self, spec: RemoteSpec, bundle: bytes, resources: Mapping[str, Any] | None = None) -> Handle:
         """Start the attempt on whichever node has the resources (``num_cpus`` 1 by default).
