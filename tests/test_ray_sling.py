@@ -223,3 +223,13 @@ def test_stopping_the_supervisor_stops_the_agents_on_the_nodes(cluster: Any, may
     stopped = bead(mayor_repo, "mr-s1")
     assert stopped.status == "open" and [a.outcome for a in stopped.attempts] == ["interrupted"]
     assert of(events(mayor_repo), "agent_exited", "mr-s1")[0]["data"]["reason"] == "interrupted"
+
+
+def test_a_head_nobody_answers_at_is_said_at_once(mayor_repo: Path, tmp_path: Path) -> None:
+    if importlib.util.find_spec("ray") is None:
+        absent("ray is not installed: pip install -e '.[ray]'")
+    configure(mayor_repo, {"script": agent(tmp_path)})
+    add_bead(mayor_repo, "mr-u1")
+    out = sling(mayor_repo, "-q", "--executor", "ray", "--ray-address", "127.0.0.1:1", timeout=60)
+    assert out.returncode == 1 and "nothing answers at 127.0.0.1:1" in out.stderr, out.stderr
+    assert bead(mayor_repo, "mr-u1").status == "open"

@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -168,6 +169,7 @@ class RayExecutor:
         ray = import_ray()
         if ray.is_initialized():
             return
+        _reachable(self.address)
         options: dict[str, Any] = {"_node_ip_address": self.node_ip_address} if self.node_ip_address else {}
         main = threading.current_thread() is threading.main_thread()
         previous = signal.getsignal(signal.SIGTERM) if main else None
@@ -278,6 +280,18 @@ def ray_options(resources: Mapping[str, Any] | None) -> dict[str, Any]:
             f"ray_resources: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(RESOURCE_KEYS))}"
         )
     return {"num_cpus": 1, **given}
+
+
+def _reachable(address: str | None, timeout: float = 5.0) -> None:
+    """A ``HOST:PORT`` head that nothing answers on is said at once (``ray.init`` retries for minutes)."""
+    text = address or ""
+    host, _, port = text.rpartition(":")
+    if "://" in text or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise MayorError(f"--executor ray: nothing answers at {address} ({exc}); is the Ray head running?") from None
 
 
 def _first_line(exc: BaseException) -> str:
