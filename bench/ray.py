@@ -7,11 +7,12 @@ parallel attempts (nodes x cpus, 12 by default):
 
 - local: ``mayor sling -j 12`` as it is today (worktree pool, agents, evidence, merge queue
   landing every bead, no gate).
-- ray: a cluster on 127.0.0.1 (a head with no CPUs and ``--nodes`` workers of ``--cpus`` each),
-  driven by :class:`~supervisor.run.ray_executor.RayExecutor` directly, 12 threads each doing
-  what a slot will do once it is integrated into ``sling``: ``ship`` (bundle) -> ``submit`` ->
-  ``wait`` -> ``receive`` (fetch the branch) -> ``release``. No merge queue: ``sling`` does not
-  drive the executor yet, so the ray run lands nothing (its branches are checked instead).
+- ray: ``mayor sling -j 12 --executor ray --ray-address ...`` on a cluster on 127.0.0.1 (a head
+  with no CPUs and ``--nodes`` workers of ``--cpus`` each): the whole loop, every bead landed
+  through the merge queue as locally.
+- ray-direct (``--runs ray-direct``): :class:`~supervisor.run.ray_executor.RayExecutor` driven
+  directly by 12 threads (``ship`` -> ``submit`` -> ``wait`` -> ``receive`` -> ``release``), no
+  queue: the split of one attempt's time.
 
 Figures: makespan; dispatch overhead per attempt (slots x makespan / beads - the agent's 1 s:
 what each attempt costs a slot beyond its agent); supervisor CPU per bead (this process and its
@@ -26,6 +27,7 @@ import argparse
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -112,6 +114,33 @@ def start_cluster(nodes: int, cpus: int, home: Path) -> Any:
     return cluster
 
 
+def bench_ray_sling(base: Path, beads: int, nodes: int, cpus: int, files: int) -> dict[str, Any]:
+    """``mayor sling --executor ray`` against a fresh local cluster: makespan, CPU, beads per node."""
+    started = time.perf_counter()
+    (base / "home-sling").mkdir()
+    cluster = start_cluster(nodes, cpus, base / "home-sling")
+    cluster_s = time.perf_counter() - started
+    repo = sling_bench.make_repo(base / "ray-sling", files, AGENT)
+    sling_bench.add_beads(repo, [Bead(id=f"b{i:03d}", title=f"bead {i}") for i in range(beads)])
+    env = {**sling_bench.GIT_ENV, **{k: os.environ[k] for k in ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "PYTHONPATH")}}
+    slots = nodes * cpus
+    command = ["mayor", "sling", "-q", "-j", str(slots), "--executor", "ray", "--ray-address", cluster.address]
+    cpu0, mach0 = own_cpu(), machine_cpu()
+    start = time.perf_counter()
+    proc = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"mayor sling --executor ray failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    landed = int(sling_bench.sh("git rev-list --count --merges main", repo))
+    assert landed == beads, f"{landed} of {beads} beads landed"
+    out: dict[str, Any] = figures(wall, own_cpu() - cpu0, machine_cpu() - mach0, beads, slots)
+    started_on = [e["data"]["node"] for e in sling_bench.events(repo) if e["type"] == "agent_started"]
+    out["beads_per_node"] = sorted(started_on.count(node) for node in set(started_on))
+    out["cluster_start_s"] = cluster_s
+    cluster.shutdown()
+    return out
+
+
 def bench_ray(base: Path, beads: int, nodes: int, cpus: int, files: int) -> dict[str, Any]:
     from supervisor.run import remote
     from supervisor.run.ray_executor import RayExecutor
@@ -176,17 +205,20 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--cpus", type=int, default=4, help="logical CPUs per worker node (attempts per node)")
     parser.add_argument("--files", type=int, default=2000, help="files in the repository (the bundle's size)")
+    parser.add_argument("--runs", default="local,ray", help="which of local, ray, ray-direct to run, in order")
     args = parser.parse_args()
     slots = args.nodes * args.cpus
     print(f"{args.beads} beads, agent sleeps 1 s then commits; {slots} attempts at a time; {os.cpu_count()} cores")
-    print("ray: the executor driven directly (sling does not use it yet): branches fetched back, nothing landed")
+    print("ray-direct: the executor driven directly: branches fetched back, nothing landed")
     with tempfile.TemporaryDirectory(prefix="mayor-bench-ray-") as tmp:
-        for name, run in (
-            ("local", lambda: bench_local(Path(tmp), args.beads, slots, args.files)),
-            ("ray", lambda: bench_ray(Path(tmp), args.beads, args.nodes, args.cpus, args.files)),
-        ):
+        runs = {
+            "local": lambda: bench_local(Path(tmp), args.beads, slots, args.files),
+            "ray": lambda: bench_ray_sling(Path(tmp), args.beads, args.nodes, args.cpus, args.files),
+            "ray-direct": lambda: bench_ray(Path(tmp), args.beads, args.nodes, args.cpus, args.files),
+        }
+        for name, run in ((name, runs[name]) for name in args.runs.split(",")):
             shown = "  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in run().items())
-            print(f"{name:<6} {shown}", flush=True)
+            print(f"{name:<10} {shown}", flush=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,18 @@ import typer
 from supervisor import cli_checks as checks
 from supervisor.cli_base import AgentOpt, JsonOpt, Multi, OnlyLabel, PlanningModel, app
 
+BudgetUsd = Annotated[
+    float | None, typer.Option(metavar="USD", min=0, help="Stop the run once it has spent this many dollars.")
+]
+BudgetTokens = Annotated[
+    int | None, typer.Option(metavar="TOKENS", min=0, help="Stop the run once it has used this many tokens.")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No live view or event lines; only the verdict.")]
+Executor = Annotated[
+    str | None, typer.Option(metavar="local|ray", help="Where attempts run: local or ray (pip install 'mayor[ray]').")
+]
+RayAddress = Annotated[str | None, typer.Option(metavar="HOST:PORT", help="--executor ray: the cluster's head.")]
+
 
 @app.command()
 def sling(
@@ -41,15 +53,11 @@ def sling(
     max_steps: Annotated[
         int | None, typer.Option(metavar="N", min=1, help="Model calls per attempt (built-in agent).")
     ] = None,
-    budget_usd: Annotated[
-        float | None, typer.Option(metavar="USD", min=0, help="Stop the run once it has spent this many dollars.")
-    ] = None,
-    budget_tokens: Annotated[
-        int | None, typer.Option(metavar="TOKENS", min=0, help="Stop the run once it has used this many tokens.")
-    ] = None,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No live view or event lines; only the verdict.")
-    ] = False,
+    budget_usd: BudgetUsd = None,
+    budget_tokens: BudgetTokens = None,
+    quiet: Quiet = False,
+    executor: Executor = None,
+    ray_address: RayAddress = None,
 ) -> int:
     """Run the ready beads with agents and land their work on the target, keeping it green."""
     from supervisor.commands import sling as cmd
@@ -70,6 +78,8 @@ def sling(
         budget_usd=budget_usd,
         budget_tokens=budget_tokens,
         quiet=quiet,
+        executor=executor,
+        ray_address=ray_address,
     )
 
 

@@ -50,6 +50,9 @@ class AgentConfig(_Section):
     """Built-in agent: wall time of the model loop per attempt."""
     trim_after_tokens: int | None = None
     """Built-in agent: past this many prompt tokens, the oldest tool results are shortened."""
+    ray_resources: dict[str, Any] = Field(default_factory=dict)
+    """``--executor ray``: what each attempt reserves on its node (``num_cpus`` 1 unless given;
+    ``num_gpus``, ``memory``, custom ``resources``)."""
 
     @field_validator("kind")
     @classmethod
@@ -98,6 +101,10 @@ class Config(_Section):
     id_prefix: str = Field(default="mr", pattern=r"^[a-z][a-z0-9]{0,9}$")
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    executor: Literal["local", "ray"] = "local"
+    """Where attempts run: ``local`` (this machine's worktree pool) or ``ray`` (a Ray cluster)."""
+    ray_address: str | None = None
+    """``executor = "ray"``: the cluster's head (``HOST:6379``); unset: ``RAY_ADDRESS``, else a local Ray."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -174,3 +174,19 @@ def test_the_node_enforces_the_agents_timeouts(git_repo: Path, tmp_path: Path) -
     result = remote.run_remote_attempt(spec, remote.ship(git_repo, spec.base, spec.branch), tmp_path / "node", Events())
     assert (result.code, result.reason, result.checks) == (None, "timeout", [])
     assert result.timings["agent_s"] < 10
+
+
+def test_a_retry_after_a_conflict_finds_the_target_merged_in_with_markers(git_repo: Path, tmp_path: Path) -> None:
+    git(git_repo, "switch", "-q", "-c", f"mayor/{BEAD_ID}")
+    (git_repo / "README.md").write_text("# the bead's title\n")
+    git(git_repo, "commit", "-qam", "bead's change")
+    git(git_repo, "switch", "-q", "main")
+    (git_repo / "README.md").write_text("# the target's title\n")
+    git(git_repo, "commit", "-qam", "target's change")
+    solve = "grep -q '^<<<<<<<' README.md && echo '# both titles' > README.md && git commit -qam resolved"
+    spec = make_spec(git_repo, solve, attempt=2, merge_target=True)
+    result = remote.run_remote_attempt(spec, remote.ship(git_repo, spec.base, spec.branch), tmp_path / "node", Events())
+    assert (result.error, result.code, result.markers) == ("", 0, [])  # the agent saw the markers and resolved them
+    remote.receive(git_repo, result, spec.branch)
+    assert git(git_repo, "merge-base", "--is-ancestor", "main", spec.branch) == ""  # the target is merged in
+    assert git(git_repo, "show", f"{spec.branch}:README.md") == "# both titles"

@@ -24,6 +24,8 @@ def run(
     budget_usd: float | None = None,
     budget_tokens: int | None = None,
     quiet: bool = False,
+    executor: str | None = None,
+    ray_address: str | None = None,
 ) -> int:
     from supervisor.run import sling
     from supervisor.run.context import Options
@@ -45,5 +47,7 @@ def run(
         max_steps=max_steps,
         budget_usd=budget_usd,
         budget_tokens=budget_tokens,
+        executor=executor,
+        ray_address=ray_address,
     )
     return sling(repo, options, quiet=quiet)

@@ -8,6 +8,7 @@ launched (or adopted after a restart) -> wait (timeouts, cancel, budget, Ctrl-C)
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from beads.models import Bead
@@ -24,11 +25,25 @@ from supervisor.run.control import clear_request, retry_requested, take_note
 from supervisor.run.hooks import agent_git_env
 from supervisor.run.judge import judge
 from supervisor.run.outcomes import Failure, last_counted
+from supervisor.run.remote_attempt import RemoteAttempt
 from supervisor.run.spend import account, check_budget, stopped_by_run_budget
 
 
+@dataclass(frozen=True)
+class CommandLine:
+    """What starts an agent, wherever it runs."""
+
+    agent: str
+    model: str | None
+    command: str
+    env: dict[str, str]
+    extra: dict[str, object]
+    """Kept in ``agent.json`` (slot, model, the run's budget cap)."""
+
+
 class AttemptRunner:
-    """Runs the attempts of one slot; :meth:`run` is the slot thread's whole work."""
+    """Runs the attempts of one slot; :meth:`run` is the slot thread's whole work. With
+    ``--executor ray`` it hands the attempt to :class:`~supervisor.run.remote_attempt.RemoteAttempt`."""
 
     def __init__(self, ctx: RunContext, slot: int) -> None:
         self.ctx = ctx
@@ -36,6 +51,9 @@ class AttemptRunner:
 
     def run(self, bead_id: str, adopt: AgentProcess | None) -> None:
         ctx = self.ctx
+        if ctx.opts.executor == "ray":
+            RemoteAttempt(self).run(bead_id)
+            return
         if adopt is None:
             try:
                 bead, agent, path = self._launch(bead_id)
@@ -52,7 +70,7 @@ class AttemptRunner:
     def _finish(self, bead: Bead, agent: AgentProcess, path: Path) -> None:
         ctx, n = self.ctx, current(bead).n
         exit_ = agent.wait(
-            ctx.opts.timeout, ctx.opts.idle_timeout, lambda: evidence.fingerprint(path), lambda: self._stop(bead.id)
+            ctx.opts.timeout, ctx.opts.idle_timeout, lambda: evidence.fingerprint(path), lambda: self.stop(bead.id)
         )
         ctx.events.emit(EventType.AGENT_EXITED, bead.id, n, code=exit_.code, reason=exit_.reason)
         ctx.pool.evict(self.slot)  # a daemon the agent left (setsid) must not write into the next bead
@@ -82,19 +100,37 @@ class AttemptRunner:
 
     def _launch(self, bead_id: str) -> tuple[Bead, AgentProcess, Path]:
         ctx = self.ctx
-        bead = modify(ctx.store, bead_id, lambda b: begin_attempt(b, ctx.agent_name(b)))
+        bead, run_dir, tip = self.begin(bead_id)
         n = current(bead).n
-        run_dir = ctx.repo.run_dir(bead_id, n)
+        switch_start = time.monotonic()
+        path = self._prepare(bead_id, tip)
+        switch_s = round(time.monotonic() - switch_start, 4)
+        self._bring_up_to_date(bead, path, tip)
+        line = self.command_line(bead, run_dir, path)
+        ctx.events.emit(
+            EventType.SLUNG, bead_id, n, slot=self.slot, worktree=str(path), agent=line.agent, model=line.model
+        )
+        ctx.state.agent_running(bead_id, run_dir)
+        agent = AgentProcess.start(line.command, path, run_dir, line.env, line.extra)
+        ctx.events.emit(EventType.AGENT_STARTED, bead_id, n, pid=agent.pid, slot=self.slot, switch_s=switch_s)
+        return bead, agent, path
+
+    def begin(self, bead_id: str) -> tuple[Bead, Path, str]:
+        """A new attempt: the bead ``running``, its run folder, and the base (the target's good tip) written."""
+        ctx = self.ctx
+        bead = modify(ctx.store, bead_id, lambda b: begin_attempt(b, ctx.agent_name(b)))
+        run_dir = ctx.repo.run_dir(bead_id, current(bead).n)
         run_dir.mkdir(parents=True, exist_ok=True)
         gitops.ensure_branch_exists(ctx.opts.target, ctx.repo.root)
         tip = ctx.good_tip() or ""  # never branch from an agent's ungated commits
         (run_dir / "base").write_text(tip)
         ctx.state.attempt_began(self.slot, time.time())
-        switch_start = time.monotonic()
-        path = self._prepare(bead_id, tip)
-        switch_s = round(time.monotonic() - switch_start, 4)
-        self._bring_up_to_date(bead, path, tip)
-        env = self._env(bead, n, run_dir, path)
+        return bead, run_dir, tip
+
+    def command_line(self, bead: Bead, run_dir: Path, path: Path) -> CommandLine:
+        """The adapter's command line and the agent's environment (the run's budget cap included)."""
+        ctx = self.ctx
+        env = self._env(bead, current(bead).n, run_dir, path)
         name, config, adapter = ctx.agent(bead)
         model = ctx.opts.model or bead.model or config.model
         launch = adapter.launch(LaunchContext(bead, name, config, run_dir, path, model, ctx.opts.max_steps))
@@ -106,11 +142,7 @@ class AttemptRunner:
             env["MAYOR_MAX_USD"] = f"{remaining if own is None else min(remaining, own):.6f}"
             if own is None or remaining < own:  # reaching this cap is the run's budget running out
                 extra["run_budget_cap_usd"] = remaining
-        ctx.events.emit(EventType.SLUNG, bead_id, n, slot=self.slot, worktree=str(path), agent=name, model=model)
-        ctx.state.agent_running(bead_id, run_dir)
-        agent = AgentProcess.start(launch.command, path, run_dir, env, extra)
-        ctx.events.emit(EventType.AGENT_STARTED, bead_id, n, pid=agent.pid, slot=self.slot, switch_s=switch_s)
-        return bead, agent, path
+        return CommandLine(name, model, launch.command, env, extra)
 
     def _prepare(self, bead_id: str, tip: str) -> Path:
         """The slot's worktree on the bead's branch; a failure (a setup that fails, a branch checked
@@ -162,10 +194,11 @@ class AttemptRunner:
             "MAYOR_WORKTREE": str(path),
             "MAYOR_CONTEXT_FILE": str(state_dir / "context.md"),
             "MAYOR_LIMITER_DIR": str(state_dir / "limiter"),
+            "MAYOR_NODE": "local",
             **agent_git_env(ctx.hooks),
         }
 
-    def _stop(self, bead_id: str) -> StopReason | None:
+    def stop(self, bead_id: str) -> StopReason | None:
         """Why the running agent must stop now, if it must (a predicate apart from tripping the budget once)."""
         ctx = self.ctx
         if ctx.state.stopping.is_set():

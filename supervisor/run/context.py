@@ -7,15 +7,19 @@ and recovery. Nothing here changes after the run starts, except through ``state`
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import queue
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from beads.models import Bead, BeadSummary
 from beads.store import Store
 from supervisor.agents import Adapter, adapter_for, check_runnable, resolve_agent
 from supervisor.config import AgentConfig, Config, parse_duration
+from supervisor.errors import MayorError
 from supervisor.events import EventLog, EventType
 from supervisor.repo import Repo
 from supervisor.run.budget import Budget
@@ -25,6 +29,9 @@ from supervisor.run.state import RunState
 from supervisor.run.target_guard import TargetGuard
 from supervisor.run.target_watch import TargetWatch
 from supervisor.run.worktrees import Pool, pool_dir
+
+if TYPE_CHECKING:
+    from supervisor.run.ray_executor import RayExecutor
 
 
 @dataclass
@@ -46,6 +53,9 @@ class Options:
     budget_tokens: int | None = None
     gate_timeout: float = 1800.0
     gate_retries: int = 1
+    executor: str = "local"
+    """``local`` or ``ray``: where attempts run (:mod:`supervisor.run.remote_attempt`)."""
+    ray_address: str | None = None
 
     @classmethod
     def of(
@@ -66,8 +76,17 @@ class Options:
         dry_run: bool = False,
         model: str | None = None,
         max_steps: int | None = None,
+        executor: str | None = None,
+        ray_address: str | None = None,
     ) -> Options:
         """Options from flags (None: not given) over the repository's config."""
+        chosen = executor or config.executor
+        if chosen not in ("local", "ray"):
+            raise MayorError(f"--executor {chosen}: choose local or ray")
+        if chosen == "ray" and importlib.util.find_spec("ray") is None:
+            from supervisor.run.ray_executor import RayMissing
+
+            raise RayMissing()
         return cls(
             slots=jobs or config.slots,
             target=target or config.target,
@@ -86,6 +105,8 @@ class Options:
             dry_run=dry_run,
             model=model,
             max_steps=max_steps,
+            executor=chosen,
+            ray_address=ray_address or config.ray_address,
         )
 
     def matches(self, bead: Bead | BeadSummary) -> bool:
@@ -162,6 +183,25 @@ class RunContext:
     def good_tip(self) -> str | None:
         busy = [(self.pool.path(b.slot), b.started, b.bead_id) for b in self.state.busy_slots()]
         return self.guard.good_tip([w for w in busy if (w[0] / ".git").exists()])
+
+    @cached_property
+    def ray(self) -> RayExecutor:
+        """``--executor ray``: the cluster, connected once per run (first touched by the main thread,
+        in recovery). A head on loopback keeps this driver on loopback too."""
+        from supervisor.run.ray_executor import RayExecutor
+
+        address = self.opts.ray_address
+        host = (address or os.environ.get("RAY_ADDRESS") or "127.0.0.1").removeprefix("ray://").rsplit(":", 1)[0]
+        loopback = host == "localhost" or host.startswith("127.")
+        executor = RayExecutor(address, node_ip_address="127.0.0.1" if loopback else None)
+        try:
+            executor.connect()
+        except MayorError:
+            raise
+        except Exception as exc:  # Ray's own errors have no common base: say where, and what Ray said
+            where = address or "RAY_ADDRESS or a local Ray"
+            raise MayorError(f"--executor ray: cannot connect to the Ray cluster at {where}: {exc}") from exc
+        return executor
 
     # -- agents ------------------------------------------------------------------------------
     def agent_name(self, bead: Bead) -> str:

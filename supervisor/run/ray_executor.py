@@ -22,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -167,7 +169,10 @@ class RayExecutor:
         ray = import_ray()
         if ray.is_initialized():
             return
+        _reachable(self.address)
         options: dict[str, Any] = {"_node_ip_address": self.node_ip_address} if self.node_ip_address else {}
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.getsignal(signal.SIGTERM) if main else None
         ray.init(
             address=self.address,
             namespace=self.namespace,
@@ -176,6 +181,8 @@ class RayExecutor:
             configure_logging=False,
             **options,
         )
+        if main:  # ray.init makes SIGTERM exit at once; the caller's handler stops the run in order
+            signal.signal(signal.SIGTERM, previous)
 
     def submit(self, spec: RemoteSpec, bundle: bytes, resources: Mapping[str, Any] | None = None) -> Handle:
         """Start the attempt on whichever node has the resources (``num_cpus`` 1 by default).
@@ -199,9 +206,12 @@ class RayExecutor:
 
     def find(self, repo_id: str, bead_id: str, attempt: int) -> Handle | None:
         """The attempt's actor after a supervisor restart, running or finished; None when gone."""
+        return self.by_name(actor_name(repo_id, bead_id, attempt))
+
+    def by_name(self, name: str) -> Handle | None:
+        """The attempt's actor by its name (as :meth:`attempts` lists them); None when gone."""
         ray = import_ray()
         self.connect()
-        name = actor_name(repo_id, bead_id, attempt)
         try:
             return Handle(name, ray.get_actor(name, namespace=self.namespace))
         except ValueError:
@@ -270,6 +280,18 @@ def ray_options(resources: Mapping[str, Any] | None) -> dict[str, Any]:
             f"ray_resources: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(RESOURCE_KEYS))}"
         )
     return {"num_cpus": 1, **given}
+
+
+def _reachable(address: str | None, timeout: float = 5.0) -> None:
+    """A ``HOST:PORT`` head that nothing answers on is said at once (``ray.init`` retries for minutes)."""
+    text = address or ""
+    host, _, port = text.rpartition(":")
+    if "://" in text or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise MayorError(f"--executor ray: nothing answers at {address} ({exc}); is the Ray head running?") from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -75,6 +75,9 @@ class RemoteSpec:
     """``state/context.md`` of the run (the built-in agent's shared prefix)."""
     setup: str | None = None
     """Run once in each new node worktree, as the local pool runs it."""
+    merge_target: bool = False
+    """A retry after a conflict: merge ``base`` into the branch before the agent starts, markers
+    left for it to resolve (as the local attempt does)."""
 
 
 @dataclass
@@ -249,6 +252,8 @@ def _attempt(
 ) -> RemoteResult:
     path, run_dir = where.path, where.run_dir
     env = _agent_env(spec, bead, run_dir, path, node, where.pool.port(where.slot))
+    if spec.merge_target:
+        run(["git", "merge", "-q", "--no-edit", spec.base], path, check=False)
     agent = AgentProcess.start(spec.command, path, run_dir, env, {"slot": where.slot, "node": node})
     (where.home / "worktrees" / f"slot-{where.slot}.agent").write_text(str(run_dir))
     emit("agent_started", {"pid": agent.pid, "node": node, "switch_s": round(switch_s, 4)})
@@ -288,7 +293,7 @@ def _evidence(
             result.checks = evidence.run_checks(bead, path, env, run_dir / "checks.log")
             for check in result.checks:
                 emit("check_passed" if check.passed else "check_failed", {"check": check.command, "code": check.code})
-    if result.head != spec.base:
+    if gitops.commits_between(spec.base, result.head, path) > 0:  # a retry's old branch may lie behind base
         result.bundle = _bundle(path, [f"refs/heads/{spec.branch}", f"^{spec.base}"])
 
 
