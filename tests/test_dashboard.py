@@ -6,7 +6,6 @@ on a free port of 127.0.0.1. The page in a real browser: ``test_dashboard_browse
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
 import subprocess
@@ -169,10 +168,11 @@ def test_approve_of_a_bead_not_in_review_says_why(acting: Dashboard) -> None:
     assert code == 409 and "not waiting for approval" in answer["error"]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("supervisor.run.control") is not None, reason="retry exists")
-def test_retry_without_the_library_function_is_501(acting: Dashboard) -> None:
-    code, answer = request(acting.port, "/api/beads/bad/retry", "POST", {"note": "again"}, {TOKEN_HEADER: acting.token})
-    assert code == 501 and "supervisor.run.control.retry" in answer["error"]
+def test_retry_leaves_the_note_for_the_beads_next_attempt(acting: Dashboard, ran: Path) -> None:
+    headers = {TOKEN_HEADER: acting.token, "Origin": f"http://127.0.0.1:{acting.port}"}
+    code, answer = request(acting.port, "/api/beads/c/retry", "POST", {"note": "try the other way"}, headers)
+    assert (code, answer) == (200, {"ok": True, "status": "open"})
+    assert "try the other way" in (ran / ".mayor" / "state" / "notes" / "c.md").read_text()
 
 
 def test_mayor_dashboard_prints_its_url_and_serves(ran: Path) -> None:

@@ -113,11 +113,7 @@ def act(repo: Repo, bead_id: str, action: str, note: str) -> dict[str, Any]:
 
 
 def _retry(repo: Repo, bead_id: str, note: str) -> dict[str, Any]:
-    try:
-        from supervisor.run.control import retry  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise NotImplementedAction(
-            "retry is not available in this version of mayor (supervisor.run.control.retry is missing)"
-        ) from None
+    from supervisor.run.control import retry
+
     retry(repo, bead_id, note)
     return {"ok": True, "status": repo.store.get(bead_id).status}
