@@ -108,6 +108,17 @@ class Config(_Section):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    @field_validator("copy_files")
+    @classmethod
+    def _copy_inside(cls, patterns: list[str]) -> list[str]:
+        from beads.paths import copy_pattern_problem
+
+        for pattern in patterns:
+            problem = copy_pattern_problem(pattern)
+            if problem:
+                raise ValueError(problem)
+        return patterns
+
     @field_validator("timeout", "idle_timeout", "gate_timeout")
     @classmethod
     def _duration(cls, text: str) -> str:

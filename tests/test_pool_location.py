@@ -101,3 +101,38 @@ def test_a_pool_of_an_older_version_under_git_is_moved_out_with_its_branches_kep
     assert git(mayor_repo, "merge-base", "--is-ancestor", earlier, "main") == ""
     assert (mayor_repo / "kept.txt").exists() or git(mayor_repo, "show", "main:kept.txt")
     assert all(mayor_repo not in p.parents for p in _worktrees(mayor_repo) if p != mayor_repo)
+
+
+@pytest.mark.parametrize("pattern", ["/etc/hostname", "../outside.txt", "~/.ssh/id_rsa"])
+def test_a_copy_pattern_outside_the_repository_is_a_config_error(
+    mayor_repo: Path, tmp_path: Path, pattern: str
+) -> None:
+    configure(mayor_repo, {"w": _agent(tmp_path)}, copy=[pattern])
+    add_bead(mayor_repo, "c1")
+
+    out = sling(mayor_repo)
+
+    assert out.returncode == 1 and "copy" in out.stderr and pattern in out.stderr, out.stderr
+    assert bead(mayor_repo, "c1").attempts == []
+
+
+def test_a_symlink_that_points_out_of_the_repository_is_not_copied(mayor_repo: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for agents\n")
+    (mayor_repo / ".env").symlink_to(secret)
+    (mayor_repo / ".gitignore").write_text(".env\n")
+    git(mayor_repo, "add", ".gitignore")
+    git(mayor_repo, "commit", "-q", "-m", "ignore .env")
+    agent = script(
+        tmp_path / "agents" / "look.sh",
+        'if [ -e .env ]; then echo leaked > "$MAYOR_RUN_DIR/leak"; fi\necho x > x.txt && git add x.txt && git commit -qm x\n',
+    )
+    configure(mayor_repo, {"w": agent}, copy=[".env"])
+    git(mayor_repo, "add", "-A")
+    git(mayor_repo, "commit", "-q", "-m", "config")
+    add_bead(mayor_repo, "c2")
+
+    out = sling(mayor_repo)
+
+    assert out.returncode == 0, out.stderr
+    assert not (mayor_repo / ".mayor" / "runs" / "c2" / "1" / "leak").exists()

@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from beads.paths import inside
 from supervisor.errors import MayorError
 from supervisor.gitops import common_dir, rev
 from supervisor.proc import git, run
@@ -50,10 +51,10 @@ def pool_dir(repo_root: Path, configured: str | None = None) -> Path:
         data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
         base = Path(data) / "mayor" / "worktrees"
     base = base.resolve()
-    for inside in (repo_root.resolve(), common):
-        if base == inside or inside in base.parents:
+    for guarded in (repo_root.resolve(), common):
+        if base == guarded or guarded in base.parents:
             raise MayorError(
-                f"worktrees = {str(configured)!r} puts the worktree pool inside {inside}; agents' worktrees must "
+                f"worktrees = {str(configured)!r} puts the worktree pool inside {guarded}; agents' worktrees must "
                 "lie outside the repository and its .git (tools and agent CLIs treat files there specially): "
                 "choose a folder elsewhere, or remove the key to use the default (~/.local/share/mayor/worktrees)"
             )
@@ -210,6 +211,8 @@ class Pool:
     def _copy_in(self, path: Path) -> None:
         for pattern in self.copy_files:
             for source in self.repo_root.glob(pattern):
+                if not inside(self.repo_root, source):  # a symlink that points out of the repository
+                    continue
                 dest = path / source.relative_to(self.repo_root)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 if source.is_dir():
