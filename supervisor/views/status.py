@@ -399,10 +399,11 @@ def queue_line(snap: Snapshot) -> str:
 def render_table(snap: Snapshot) -> Table:
     """A rich table of the snapshot: the supervisor in its title, the merge queue in its caption."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(
-        title=supervisor_line(snap),
-        caption=queue_line(snap),
+        title=Text(supervisor_line(snap)),
+        caption=Text(queue_line(snap)),
         header_style="bold",
         title_justify="left",
         caption_justify="left",
@@ -416,7 +417,7 @@ def render_table(snap: Snapshot) -> Table:
             justify="right" if name in ("tokens", "cost", "elapsed", "try") else "left",
         )
     for row in snap.rows:
-        table.add_row(*cells(row, snap.taken_at))
+        table.add_row(*(Text(cell) for cell in cells(row, snap.taken_at)))  # titles are text, never markup
     if not snap.rows:
         table.add_row("", "(no bead in play)", *[""] * (len(COLUMNS) - 2))
     return table
