@@ -286,3 +286,28 @@ def test_mayor_retry_stops_the_running_attempt_and_starts_one_with_the_note(repo
     r1 = bead(repo, "r1")
     assert r1.status == "merged" and [a.outcome for a in r1.attempts] == ["retry_requested", "passed"]
     assert "use the other approach" in git(repo, "show", "main:got-feedback.txt")
+
+
+def test_an_agent_writing_into_the_users_checkout_is_named_not_the_user(repo: Path, tmp_path: Path) -> None:
+    (repo / "README.md").write_text("# the user's readme\n")
+    git(repo, "add", "README.md")
+    git(repo, "commit", "-q", "-m", "readme")
+    agent = script(
+        tmp_path / "agents" / "stray.sh",
+        """
+        echo "stray" >> "$MAYOR_ROOT/README.md"
+        echo x > x.txt && git add x.txt && git commit -qm x
+        """,
+    )
+    configure(repo, {"stray": agent})
+    add_bead(repo, "s1")
+
+    first = sling(repo)
+
+    touched = of(events(repo), "checkout_touched")
+    assert touched and touched[0]["bead"] == "s1" and "README.md" in touched[0]["data"]["files"], first.stderr
+    assert "your checkout changed while s1 ran" in first.stderr
+    add_bead(repo, "s2")
+    second = sling(repo)
+    assert second.returncode == 1
+    assert "appeared while the agents of s1 ran" in second.stderr, second.stderr

@@ -16,10 +16,12 @@ from supervisor import gitops
 from supervisor.agents import LaunchContext
 from supervisor.errors import CommandError, MayorError
 from supervisor.events import EventType
+from supervisor.output import say
 from supervisor.prompts import bead_fields, render
 from supervisor.run import evidence, outcomes
 from supervisor.run.agentproc import AgentProcess, StopReason
 from supervisor.run.beadstate import begin_attempt, current, end_attempt, modify
+from supervisor.run.checkout_watch import CheckoutState, record, state_of, touched
 from supervisor.run.context import RunContext
 from supervisor.run.control import clear_request, retry_requested, take_note
 from supervisor.run.hooks import agent_git_env
@@ -48,6 +50,8 @@ class AttemptRunner:
     def __init__(self, ctx: RunContext, slot: int) -> None:
         self.ctx = ctx
         self.slot = slot
+        self.before: CheckoutState | None = None
+        """The user's checkout just before this slot's agent started."""
 
     def run(self, bead_id: str, adopt: AgentProcess | None) -> None:
         ctx = self.ctx
@@ -72,6 +76,8 @@ class AttemptRunner:
         exit_ = agent.wait(
             ctx.opts.timeout, ctx.opts.idle_timeout, lambda: evidence.fingerprint(path), lambda: self.stop(bead.id)
         )
+        if self.before is not None:  # not for an agent adopted after a restart: its start was not seen
+            self._watch_checkout(bead.id, n, self.before)
         ctx.events.emit(EventType.AGENT_EXITED, bead.id, n, code=exit_.code, reason=exit_.reason)
         ctx.pool.evict(self.slot)  # a daemon the agent left (setsid) must not write into the next bead
         report = account(ctx, bead, agent)
@@ -98,6 +104,20 @@ class AttemptRunner:
         finally:
             ctx.pool.release(self.slot)
 
+    def _watch_checkout(self, bead_id: str, n: int, before: CheckoutState) -> None:
+        """Name what changed in the user's checkout while this agent ran (with the beads running then)."""
+        ctx = self.ctx
+        changed = touched(before, state_of(ctx.repo.root), gitops.rev(f"refs/heads/{ctx.opts.target}", ctx.repo.root))
+        if not changed:
+            return
+        beads = sorted({bead_id, *(b.bead_id for b in ctx.state.busy_slots())})
+        record(ctx.repo.mayor_dir / "state", beads, [c for c in changed if not c.startswith("HEAD ")])
+        ctx.events.emit(EventType.CHECKOUT_TOUCHED, bead_id, n, files=changed, running=beads)
+        say(
+            f"mayor: your checkout changed while {bead_id} ran ({', '.join(changed[:5])}); agents running then: "
+            f"{', '.join(beads)}. mayor leaves it as it is: look at it with `git status`"
+        )
+
     def _launch(self, bead_id: str) -> tuple[Bead, AgentProcess, Path]:
         ctx = self.ctx
         bead, run_dir, tip = self.begin(bead_id)
@@ -111,6 +131,7 @@ class AttemptRunner:
             EventType.SLUNG, bead_id, n, slot=self.slot, worktree=str(path), agent=line.agent, model=line.model
         )
         ctx.state.agent_running(bead_id, run_dir)
+        self.before = state_of(ctx.repo.root)
         agent = AgentProcess.start(line.command, path, run_dir, line.env, line.extra)
         ctx.events.emit(EventType.AGENT_STARTED, bead_id, n, pid=agent.pid, slot=self.slot, switch_s=switch_s)
         return bead, agent, path

@@ -27,6 +27,7 @@ from supervisor.run import outcomes
 from supervisor.run.agentproc import AgentProcess
 from supervisor.run.attempt import AttemptRunner
 from supervisor.run.checkout_repair import finish_fast_forward
+from supervisor.run.checkout_watch import blamed
 from supervisor.run.context import RunContext
 from supervisor.run.dryrun import describe, unrunnable
 from supervisor.run.lander import Lander
@@ -95,6 +96,14 @@ class Scheduler:
         checkout = gitops.checked_out_at(target, root)
         if checkout is not None:
             changed = gitops.dirty(checkout)
+            agents = blamed(ctx.repo.mayor_dir / "state", [line[3:] for line in changed])
+            if changed and agents:
+                raise MayorError(
+                    f"{target} is checked out at {checkout} with uncommitted changes to tracked files "
+                    f"({', '.join(line[3:] for line in changed[:5])}) that appeared while the agents of "
+                    f"{', '.join(agents)} ran (event checkout_touched): look at them with `git diff`, then keep "
+                    "(commit) or drop (git restore) them, and run mayor sling again"
+                )
             if changed:
                 raise MayorError(
                     f"{target} is checked out at {checkout} with uncommitted changes to tracked files "
