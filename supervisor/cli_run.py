@@ -18,7 +18,12 @@ BudgetTokens = Annotated[
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No live view or event lines; only the verdict.")]
 Executor = Annotated[
-    str | None, typer.Option(metavar="local|ray", help="Where attempts run: local or ray (pip install 'mayor[ray]').")
+    str | None,
+    typer.Option(
+        metavar="local|ray",
+        callback=checks.one_of("local", "ray"),
+        help="Where attempts run: local or ray (pip install 'mayor[ray]').",
+    ),
 ]
 RayAddress = Annotated[str | None, typer.Option(metavar="HOST:PORT", help="--executor ray: the cluster's head.")]
 

@@ -205,7 +205,11 @@ def test_executor_ray_without_ray_says_what_to_install_before_any_attempt(mayor_
 def test_an_unknown_executor_is_refused(mayor_repo: Path, tmp_path: Path) -> None:
     configure(mayor_repo, {"script": agent(tmp_path)})
     out = sling(mayor_repo, "-q", "--executor", "kubernetes")
-    assert out.returncode == 1 and "choose local or ray" in out.stderr
+    assert out.returncode == 2 and "is not one of local, ray" in out.stderr  # a usage error
+    config = mayor_repo / ".mayor" / "config.toml"
+    config.write_text('executor = "kubernetes"\n' + config.read_text())
+    from_config = sling(mayor_repo, "-q")
+    assert from_config.returncode == 1 and "executor" in from_config.stderr
 
 
 def test_stopping_the_supervisor_stops_the_agents_on_the_nodes(cluster: Any, mayor_repo: Path, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from beads.models import Bead, BeadSummary
 from beads.store import Store
 from supervisor.agents import Adapter, adapter_for, check_runnable, resolve_agent
 from supervisor.config import AgentConfig, Config, parse_duration
-from supervisor.errors import MayorError
+from supervisor.errors import MayorError, UsageError
 from supervisor.events import EventLog, EventType
 from supervisor.repo import Repo
 from supervisor.run.budget import Budget
@@ -82,7 +82,7 @@ class Options:
         """Options from flags (None: not given) over the repository's config."""
         chosen = executor or config.executor
         if chosen not in ("local", "ray"):
-            raise MayorError(f"--executor {chosen}: choose local or ray")
+            raise UsageError(f"--executor {chosen}: choose local or ray")
         if chosen == "ray" and importlib.util.find_spec("ray") is None:
             from supervisor.run.ray_executor import RayMissing
 
