@@ -42,7 +42,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from beads.errors import MayorError, NotFound
 from supervisor.events import EventLog
-from supervisor.views.dashboard_api import BadRequest, NotImplementedAction, number
+from supervisor.views.dashboard_api import BadRequest, number
 
 if TYPE_CHECKING:
     from supervisor.repo import Repo
@@ -138,8 +138,6 @@ class Handler(BaseHTTPRequestHandler):
             route(urlsplit(self.path))
         except Refused as exc:
             self._send_json({"error": str(exc)}, exc.status)
-        except NotImplementedAction as exc:
-            self._send_json({"error": str(exc)}, HTTPStatus.NOT_IMPLEMENTED)
         except BadRequest as exc:
             self._send_json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
         except NotFound as exc:

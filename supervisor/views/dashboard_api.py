@@ -14,10 +14,6 @@ if TYPE_CHECKING:
     from supervisor.repo import Repo
 
 
-class NotImplementedAction(MayorError):
-    """An action this installation of mayor cannot do yet (the server answers 501)."""
-
-
 class BadRequest(MayorError):
     """A request whose parameters make no sense (the server answers 400)."""
 
