@@ -25,6 +25,15 @@ Executor = Annotated[
         help="Where attempts run: local or ray (pip install 'mayor[ray]').",
     ),
 ]
+QueueOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--queue",
+        metavar="auto|serial",
+        callback=checks.one_of("auto", "serial"),
+        help="The merge queue: auto (batches and speculates) or serial.",
+    ),
+]
 RayAddress = Annotated[str | None, typer.Option(metavar="HOST:PORT", help="--executor ray: the cluster's head.")]
 
 
@@ -63,6 +72,7 @@ def sling(
     quiet: Quiet = False,
     executor: Executor = None,
     ray_address: RayAddress = None,
+    queue: QueueOpt = None,
 ) -> int:
     """Run the ready beads with agents and land their work on the target, keeping it green."""
     from supervisor.commands import sling as cmd
@@ -85,6 +95,7 @@ def sling(
         quiet=quiet,
         executor=executor,
         ray_address=ray_address,
+        queue=queue,
     )
 
 

@@ -68,6 +68,14 @@ class AgentConfig(_Section):
         return self
 
 
+def default_parallel_gates() -> int:
+    """Gates at once unless configured: one per CPU, at least 2 (a sleeping or I/O-bound gate
+    overlaps well) and at most 8."""
+    import os
+
+    return max(2, min(8, os.cpu_count() or 2))
+
+
 class BudgetConfig(_Section):
     usd: float | None = None
     """Stop slinging new beads once a run has spent this many dollars."""
@@ -101,6 +109,11 @@ class Config(_Section):
     id_prefix: str = Field(default="mr", pattern=r"^[a-z][a-z0-9]{0,9}$")
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    queue: Literal["auto", "serial"] = "auto"
+    """``auto``: the merge queue batches and speculates, as far as the failure rate it has measured
+    makes worth it; ``serial``: one candidate at a time."""
+    max_parallel_gates: int = Field(default_factory=lambda: default_parallel_gates(), ge=1, le=64)
+    """Gate runs at once (speculative candidates, bisection), each in a pooled worktree of its own."""
     executor: Literal["local", "ray"] = "local"
     """Where attempts run: ``local`` (this machine's worktree pool) or ``ray`` (a Ray cluster)."""
     ray_address: str | None = None
@@ -260,6 +273,8 @@ idle_timeout = "10m"   # no output and no file change for this long kills the at
 merge = "merge"        # or "rebase"
 gate_timeout = "30m"   # a gate run longer than this is killed and fails
 gate_retries = 1       # a failed gate runs again on the same tree (a pass then is "flaky"); 0 for a slow suite
+queue = "auto"         # batch and speculate as the measured failure rate allows; "serial": one at a time
+# max_parallel_gates = 2 # gate runs at once (default: the number of CPUs, 2 to 8)
 id_prefix = "mr"
 
 # Agents. "builtin" (the Claude agent, needs ANTHROPIC_API_KEY), "claude-code" and "codex"

@@ -53,6 +53,9 @@ class Options:
     budget_tokens: int | None = None
     gate_timeout: float = 1800.0
     gate_retries: int = 1
+    queue: str = "auto"
+    """``auto`` or ``serial``: how the merge queue shapes its candidates (:mod:`supervisor.run.queue_policy`)."""
+    max_parallel_gates: int = 2
     executor: str = "local"
     """``local`` or ``ray``: where attempts run (:mod:`supervisor.run.remote_attempt`)."""
     ray_address: str | None = None
@@ -78,6 +81,7 @@ class Options:
         max_steps: int | None = None,
         executor: str | None = None,
         ray_address: str | None = None,
+        queue: str | None = None,
     ) -> Options:
         """Options from flags (None: not given) over the repository's config."""
         chosen = executor or config.executor
@@ -99,6 +103,8 @@ class Options:
             budget_tokens=budget_tokens if budget_tokens is not None else config.budget.tokens,
             gate_timeout=parse_duration(config.gate_timeout),
             gate_retries=config.gate_retries,
+            queue=queue or config.queue,
+            max_parallel_gates=config.max_parallel_gates,
             agent=agent,
             only=list(only or []),
             label=label,
