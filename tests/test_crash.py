@@ -248,13 +248,13 @@ class Sandbox:
         return Counter(line.split()[0] for line in lines)
 
     def landings(self) -> list[tuple[str, str]]:
-        """``(commit, bead id)`` of each first-parent commit of main after the base, oldest first."""
+        """``(commit, bead id)`` for each bead landed by a first-parent commit of main after the base, oldest first."""
         out = git(self.root, "log", "--first-parent", "--reverse", "--format=%H%x00%B%x01", f"{self.base}..main")
         found = []
         for record in filter(None, (r.strip() for r in out.split("\x01"))):
             commit, _, body = record.partition("\x00")
-            ids = re.findall(r"^mayor-bead: (\S+)$", body, re.M)
-            found.append((commit, ids[0] if len(ids) == 1 else f"<{len(ids)} trailers>"))
+            ids = re.findall(r"^mayor-bead: (\S+)$", body, re.M)  # a batch lands as one commit, a trailer a bead
+            found += [(commit, bead_id) for bead_id in ids] or [(commit, "<no trailer>")]
         return found
 
     def agent_records(self) -> list[dict[str, Any]]:

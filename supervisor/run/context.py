@@ -23,6 +23,8 @@ from supervisor.errors import MayorError, UsageError
 from supervisor.events import EventLog, EventType
 from supervisor.repo import Repo
 from supervisor.run.budget import Budget
+from supervisor.run.gates import GatePool
+from supervisor.run.groups import GroupRecords
 from supervisor.run.hooks import user_hooks_dir, write_hooks
 from supervisor.run.merge_queue import MergeQueue
 from supervisor.run.state import RunState
@@ -151,21 +153,28 @@ class RunContext:
 
     @cached_property
     def queue(self) -> MergeQueue:
-        return MergeQueue(
+        state = self.repo.mayor_dir / "state"
+        capacity = 1 if self.opts.queue == "serial" else self.opts.max_parallel_gates
+        gates = GatePool(
             self.repo.root,
             self.opts.target,
             self.opts.gate,
-            self.repo.mayor_dir / "state",
-            strategy=self.opts.merge,
-            gate_timeout=self.opts.gate_timeout,
-            gate_retries=self.opts.gate_retries,
-            guard=self.guard_target,
-            path=self.pool.base / "merge",
+            self.pool.base,
+            capacity,
+            GroupRecords(state / "groups"),
+            timeout=self.opts.gate_timeout,
+            retries=self.opts.gate_retries,
             make=self.pool.make,
-            notify=lambda bead, candidate, log: self.events.emit(
-                EventType.GATE_STARTED, bead, None, candidate=candidate, log=str(log)
+            notify=lambda run: self.events.emit(
+                EventType.GATE_STARTED,
+                run.beads[0] if run.beads else None,
+                None,
+                candidate=run.commit,
+                log=str(run.log),
+                beads=run.beads,
             ),
         )
+        return MergeQueue(self.repo.root, self.opts.target, state, gates, strategy=self.opts.merge)
 
     @cached_property
     def watch(self) -> TargetWatch:

@@ -1,31 +1,35 @@
-"""The merge thread: takes queued beads one at a time and lands each through the merge queue.
+"""The merge thread: the one thread that moves the target, through the merge queue's pipeline.
 
-It is the only thread that calls :class:`~supervisor.run.merge_queue.MergeQueue`, so the target
-branch has one mover. A landing that the user's checkout blocks is retried a few times on a
-timer, then left queued for the next run; a conflict or a gate failure goes back to an agent.
+Queued beads arrive on ``ctx.merge_q`` (bead ids; ``WAKE`` from a gate that finished; None ends
+the thread). The :class:`~supervisor.run.pipeline.Pipeline` decides what is gated together and
+on what; this thread acts on its verdicts: it writes bead files and events, holds landings while
+the target is red, and retries a landing the user's checkout blocks a few times before leaving it
+queued for the next run. A conflict or a gate failure goes back to an agent.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
-from pathlib import Path
 
 from beads.models import Bead
 from supervisor import gitops
-from supervisor.errors import MayorError
 from supervisor.events import EventType
 from supervisor.output import say
 from supervisor.run import outcomes
 from supervisor.run.beadstate import current, end_attempt, modify
 from supervisor.run.context import RunContext
-from supervisor.run.merge_queue import BranchGone, Landing
+from supervisor.run.gates import GateRun
+from supervisor.run.merge_queue import Conflict
 from supervisor.run.outcomes import Failure
+from supervisor.run.pipeline import BLOCKED_RETRY_S, Pipeline
 
+WAKE = ""
+"""On ``merge_q``: no bead, only a wake-up (a gate run finished)."""
 DEPS_LOOK_S = 1.0
-"""How often a queued bead whose dependency is still on its way is looked at again."""
+"""How often beads waiting (a dependency on its way, a window to land) are looked at again."""
 RED_LOOK_S = 2.0
 """While the target is red, how often the lander looks whether it moved (a rev-parse)."""
-BLOCKED_RETRY_S = 5.0
 BLOCKED_RETRIES = 6
 """Landings blocked by the user's checkout are retried this often, then left queued for the next run."""
 
@@ -37,9 +41,11 @@ class Lander:
         """Only the merge thread reads and writes this."""
         self.red: str | None = None
         """The target tip on which the gate fails alone, while landings hold; merge thread only."""
+        self.pipeline = Pipeline(ctx, self)
         self.thread = threading.Thread(target=self._main, name="merge-queue", daemon=True)
 
     def start(self) -> None:
+        self.ctx.queue.gates.wake = lambda: self.ctx.merge_q.put(WAKE)
         self.thread.start()
 
     def stop(self) -> None:
@@ -54,100 +60,114 @@ class Lander:
         except BaseException as exc:
             ctx.state.fail(exc)
         while True:
-            bead_id = ctx.merge_q.get()
-            if bead_id is None:
-                return
             try:
-                self._land(bead_id)
+                item = ctx.merge_q.get(timeout=self._patience())
+            except queue.Empty:
+                item = WAKE
+            try:
+                if item is None:
+                    self.pipeline.finish()
+                    return
+                if item:
+                    self.pipeline.add(item)
+                self.pipeline.step()
             except BaseException as exc:
-                ctx.state.dequeue(bead_id)
+                self.pipeline.abandon()
                 ctx.state.fail(exc)
+                if item is None:
+                    return
             ctx.state.wake.set()
 
-    def _land(self, bead_id: str) -> None:
-        ctx = self.ctx
-        bead = ctx.store.get(bead_id)
-        if bead.status != "queued" or ctx.state.stopping.is_set() or not self._green():
-            ctx.state.dequeue(bead_id)  # after Ctrl-C it waits, queued, for the next run
-            return
-        n = current(bead).n if bead.attempts else None
-        run_dir = ctx.repo.run_dir(bead_id, n or 0)
-        if not self._deps_landed(bead):
-            return
-        ctx.guard_target()  # first undo what running agents put on the target, then:
-        ctx.watch.verify()  # every landing of this run still there, the target moved only forward
-        try:
-            landing = ctx.queue.land(bead, run_dir, wanted=lambda: ctx.store.get(bead_id).status == "queued")
-        except BranchGone as gone:
-            reason = str(gone)
-            modify(ctx.store, bead_id, lambda b: end_attempt(b, "failed", reason, max_attempts=0))
-            ctx.events.emit(EventType.FAILED, bead_id, n, error=reason)
-            ctx.state.dequeue(bead_id)
-            return
-        if landing.outcome == "cancelled":
-            ctx.state.dequeue(bead_id)
-            say(f"mayor: {bead_id} was cancelled while its landing was under way; it did not land")
-            return
-        if landing.outcome == "blocked":
-            self._blocked(bead_id, n, landing.detail)
-            return
-        if landing.outcome == "target_red":
-            self._hold(landing.detail, landing.commit)
-            ctx.merge_q.put(bead_id)  # not the bead's fault: it lands once the target is green
-            return
-        self._record(bead, n, landing, run_dir)
-        ctx.state.dequeue(bead_id)
+    def _patience(self) -> float | None:
+        """How long to wait for the next bead or verdict before looking again (None: no need to)."""
+        pipeline = self.pipeline
+        if pipeline.ready():
+            return 0.0
+        if pipeline.window and pipeline.retry_at:
+            return RED_LOOK_S
+        if self.red is not None:
+            return RED_LOOK_S
+        return DEPS_LOOK_S if pipeline.pending else None
 
-    # -- dependencies ----------------------------------------------------------------------------
-    def _deps_landed(self, bead: Bead) -> bool:
-        """A bead lands only after its dependencies (one may be added while it runs). One still on
-        its way: look again in a second. One that will not land in this run: the bead stays queued."""
+    # -- what the pipeline reports ---------------------------------------------------------------
+    def merged(self, beads: list[Bead], commit: str, gate: GateRun | None) -> None:
         ctx = self.ctx
-        pending: list[str] = []
-        never: list[str] = []
-        for dep_id in bead.deps:
-            try:
-                dep = ctx.store.get(dep_id)
-            except MayorError:
-                continue
-            if dep.landed:
-                continue
-            on_its_way = dep.status in ("running", "queued", "review") or (
-                dep.status == "open" and ctx.opts.matches(dep)
-            )
-            (pending if on_its_way else never).append(f"{dep_id} ({dep.status})")
-        if never:
-            ctx.state.leave_unlanded(bead.id, f"waits on {', '.join(never)}, which will not land in this run")
-            return False
-        if pending:
-            threading.Timer(DEPS_LOOK_S, ctx.merge_q.put, args=(bead.id,)).start()
-            return False
-        return True
+        for bead in beads:
+            n = current(bead).n if bead.attempts else None
+            if gate is not None and ctx.opts.gate:
+                ctx.events.emit(EventType.GATE_PASSED, bead.id, n, flaky=gate.flaky, candidate=commit)
+                if gate.flaky:
+                    ctx.events.emit(EventType.GATE_FLAKY, bead.id, n)
+            files = ctx.queue.files(commit, bead) if len(beads) > 1 else None
+            outcomes.merged(ctx, bead, n, commit, files)
+            ctx.state.dequeue(bead.id)
+
+    def gate_failed(self, bead: Bead, gate: GateRun) -> None:
+        target = self.ctx.opts.target
+        tail = gate.log.read_text(errors="replace")[-4000:] if gate.log.is_file() else ""
+        detail = f"the gate `{self.ctx.opts.gate}` failed (exit {gate.code}):\n{tail}"
+        self.ctx.events.emit(EventType.GATE_FAILED, bead.id, self._n(bead), flaky=False, candidate=gate.commit)
+        self._failed(
+            bead,
+            Failure(
+                "gate_failed",
+                f"the gate failed on the merge with {target}",
+                f"Your change broke the gate: {target} alone passes it, and the merge of your branch onto "
+                f"{target} fails it.\n{detail}",
+            ),
+        )
+
+    def conflict(self, bead: Bead, conflict: Conflict) -> None:
+        target = self.ctx.opts.target
+        self.ctx.events.emit(EventType.CONFLICT, bead.id, self._n(bead), files=conflict.files)
+        files = ", ".join(conflict.files)
+        feedback = (
+            f"Your branch conflicts with {target} in: {files}.\n"
+            f"The target was merged into your branch; resolve the conflict markers, keep both "
+            f"sides' intent, and commit.\n\n{conflict.detail}"
+        )
+        self._failed(bead, Failure("conflict", f"merge conflict with {target} in {files}", feedback))
+
+    def gone(self, bead: Bead, reason: str) -> None:
+        ctx = self.ctx
+        modify(ctx.store, bead.id, lambda b: end_attempt(b, "failed", reason, max_attempts=0))
+        ctx.events.emit(EventType.FAILED, bead.id, self._n(bead), error=reason)
+        ctx.state.dequeue(bead.id)
+
+    def never(self, bead_id: str, why: str) -> None:
+        self.ctx.state.leave_unlanded(bead_id, why)
+
+    def _failed(self, bead: Bead, failure: Failure) -> None:
+        n = self._n(bead)
+        outcomes.failed(self.ctx, bead.id, n or 0, failure, self.ctx.repo.run_dir(bead.id, n or 0))
+        self.ctx.state.dequeue(bead.id)
+
+    @staticmethod
+    def _n(bead: Bead) -> int | None:
+        return current(bead).n if bead.attempts else None
 
     # -- a red target -------------------------------------------------------------------------
-    def _green(self) -> bool:
+    def green(self) -> bool:
         """While the target is red (found so when a candidate failed the gate and the target alone
-        failed it too), wait until it moves and passes the gate alone; False if the run stops
-        meanwhile. A target not known red is not gated alone here: a failing candidate is."""
+        failed it too), landings hold until it moves and passes the gate alone. A target not known
+        red is not gated alone here: a failing candidate is."""
         ctx = self.ctx
-        while self.red is not None:
-            tip = gitops.ensure_branch_exists(ctx.opts.target, ctx.repo.root)
-            if tip == self.red:
-                if ctx.state.stopping.wait(RED_LOOK_S):
-                    return False
-                continue
-            check = ctx.queue.check_target(tip, ctx.repo.mayor_dir / "state" / "target-gate.log")
-            if check.passed:
-                ctx.events.emit(EventType.TARGET_GREEN, tip=tip)
-                say(f"mayor: {ctx.opts.target} passes the gate again at {tip[:12]}; landings go on")
-                self.red = None
-            else:
-                self._hold(f"the gate fails on {ctx.opts.target} alone at {tip[:12]} (log: {check.log})", tip)
-        return True
+        if self.red is None:
+            return True
+        tip = gitops.ensure_branch_exists(ctx.opts.target, ctx.repo.root)
+        if tip == self.red:
+            return False
+        log = ctx.repo.mayor_dir / "state" / "target-gate.log"
+        if ctx.queue.gates.check_target(tip, log):
+            ctx.events.emit(EventType.TARGET_GREEN, tip=tip)
+            say(f"mayor: {ctx.opts.target} passes the gate again at {tip[:12]}; landings go on")
+            self.red = None
+            return True
+        self.hold(f"the gate fails on {ctx.opts.target} alone at {tip[:12]} (log: {log})", tip)
+        return False
 
-    def _hold(self, detail: str, tip: str | None = None) -> None:
+    def hold(self, detail: str, tip: str) -> None:
         ctx = self.ctx
-        tip = tip or gitops.ensure_branch_exists(ctx.opts.target, ctx.repo.root)
         self.red = tip
         ctx.events.emit(EventType.TARGET_RED, tip=tip, detail=detail)
         say(
@@ -155,44 +175,17 @@ class Lander:
             f"push a fix to {ctx.opts.target} and the queue goes on by itself"
         )
 
-    def _blocked(self, bead_id: str, n: int | None, detail: str) -> None:
-        """Retry a landing the user's checkout blocks a few times; then leave it queued for the next run."""
+    def blocked(self, beads: list[Bead], detail: str) -> bool:
+        """A landing the user's checkout blocks: True to try again later, False when it was tried
+        enough (or the run stops) and its beads are left queued for the next run."""
         ctx = self.ctx
-        ctx.events.emit(EventType.LANDING_BLOCKED, bead_id, n, detail=detail)
-        tries = self.blocked_tries[bead_id] = self.blocked_tries.get(bead_id, 0) + 1
+        for bead in beads:
+            ctx.events.emit(EventType.LANDING_BLOCKED, bead.id, self._n(bead), detail=detail)
+        key = beads[0].id
+        tries = self.blocked_tries[key] = self.blocked_tries.get(key, 0) + 1
         if ctx.state.stopping.is_set() or tries > BLOCKED_RETRIES:
-            ctx.state.leave_unlanded(bead_id, detail)
-            return
+            for bead in beads:
+                ctx.state.leave_unlanded(bead.id, detail)
+            return False
         say(f"mayor: {detail} (try {tries} of {BLOCKED_RETRIES}; again in {BLOCKED_RETRY_S:.0f}s)")
-        threading.Timer(BLOCKED_RETRY_S, ctx.merge_q.put, args=(bead_id,)).start()
-
-    def _record(self, bead: Bead, n: int | None, landing: Landing, run_dir: Path) -> None:
-        ctx = self.ctx
-        if ctx.opts.gate and landing.outcome != "conflict":
-            kind = EventType.GATE_PASSED if landing.outcome == "merged" else EventType.GATE_FAILED
-            ctx.events.emit(kind, bead.id, n, flaky=landing.flaky)
-            if landing.flaky:
-                ctx.events.emit(EventType.GATE_FLAKY, bead.id, n)
-        if landing.outcome == "merged":
-            assert landing.commit is not None
-            outcomes.merged(ctx, bead, n, landing.commit)
-            return
-        outcomes.failed(ctx, bead.id, n or 0, self._failure(bead, n, landing), run_dir)
-
-    def _failure(self, bead: Bead, n: int | None, landing: Landing) -> Failure:
-        target = self.ctx.opts.target
-        if landing.outcome == "conflict":
-            self.ctx.events.emit(EventType.CONFLICT, bead.id, n, files=landing.files)
-            files = ", ".join(landing.files)
-            feedback = (
-                f"Your branch conflicts with {target} in: {files}.\n"
-                f"The target was merged into your branch; resolve the conflict markers, keep both "
-                f"sides' intent, and commit.\n\n{landing.detail}"
-            )
-            return Failure("conflict", f"merge conflict with {target} in {files}", feedback)
-        return Failure(
-            "gate_failed",
-            f"the gate failed on the merge with {target}",
-            f"Your change broke the gate: {target} alone passes it, and the merge of your branch onto "
-            f"{target} fails it.\n{landing.detail}",
-        )
+        return True

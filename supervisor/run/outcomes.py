@@ -76,9 +76,11 @@ def interrupted(ctx: RunContext, bead_id: str) -> None:
     modify(ctx.store, bead_id, lambda b: end_attempt(b, "interrupted", why))
 
 
-def merged(ctx: RunContext, bead: Bead, n: int | None, commit: str) -> None:
+def merged(ctx: RunContext, bead: Bead, n: int | None, commit: str, files: list[str] | None = None) -> None:
+    """``files``: what the bead changed, when ``commit`` landed more than it (a batch)."""
     root = ctx.repo.root
-    files = gitops.files_changed(f"{commit}^1", commit, root) if gitops.rev(f"{commit}^2", root) else []
+    if files is None:
+        files = gitops.files_changed(f"{commit}^1", commit, root) if gitops.rev(f"{commit}^2", root) else []
 
     def change(b: Bead) -> None:
         b.status, b.closed_at, b.error = "merged", now(), None

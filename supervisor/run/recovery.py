@@ -25,11 +25,13 @@ StartSlot = Callable[[int, str, AgentProcess | None], None]
 def recover(ctx: RunContext, start_slot: StartSlot) -> None:
     finished = ctx.queue.recover()
     if finished:
-        bead_id, commit = finished
-        bead = ctx.store.get(bead_id)
-        if bead.status == "queued":
-            outcomes.merged(ctx, bead, current(bead).n, commit)
-            ctx.events.emit(EventType.RECOVERED, bead_id, None, what="completed a landing")
+        bead_ids, commit = finished
+        for bead_id in bead_ids:
+            bead = ctx.store.get(bead_id)
+            if bead.status == "queued":
+                files = ctx.queue.files(commit, bead) if len(bead_ids) > 1 else None
+                outcomes.merged(ctx, bead, current(bead).n, commit, files)
+                ctx.events.emit(EventType.RECOVERED, bead_id, None, what="completed a landing")
     if ctx.opts.executor == "ray":
         ctx.ray  # noqa: B018 - connect once, in the main thread, before any attempt
     beads = ctx.store.load()

@@ -62,7 +62,7 @@ class Scheduler:
             self._preflight(beads)
             if ctx.opts.dry_run:
                 return self._dry_run(beads)
-            for what in ctx.queue.groups.stop_orphans():  # gates a killed supervisor left running
+            for what in ctx.queue.gates.groups.stop_orphans():  # gates a killed supervisor left running
                 ctx.events.emit(EventType.RECOVERED, what=what)
             for what in adopt_legacy_pool(ctx.repo.root, ctx.pool.base):
                 ctx.events.emit(EventType.RECOVERED, what=what)
