@@ -7,6 +7,7 @@ writes it, so a test chooses batches (a low rate) or single-bead candidates (a h
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def test_a_batch_with_a_culprit_is_bisected_and_the_innocent_land_uncharged(repo
     assert_target_green(repo, GATE, since=base)
     # a batch lands as one commit whose first parent is the old tip, with a trailer per bead
     batches = [c for c in first_parents(repo, since=base)[1:] if len(trailers(c[2])) > 1]
-    for sha, parents, message in batches:
+    for _sha, parents, message in batches:
         assert len(parents) == 1 + len(trailers(message)), "a batch commit's parents: the tip, then each branch"
         assert message.startswith(f"Merge {len(trailers(message))} beads: ")
     landed = [t for _, _, message in first_parents(repo, since=base)[1:] for t in trailers(message)]
@@ -123,12 +124,12 @@ def test_candidates_are_gated_at_once_each_built_on_the_one_before(repo: Path, t
     wait_for(lambda: len(list(running.iterdir())) >= 2 or proc.poll() is not None, "two gates running at once")
     assert proc.poll() is None, proc.communicate()
     go.touch()
-    out, err = proc.communicate(timeout=90)
+    _out, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err
     started = of(events(repo), "gate_started")
     # a high failure rate: one bead per candidate, stacked: each later candidate holds the earlier ones
     commits = [e["data"]["candidate"] for e in started]
-    for earlier, later in zip(commits, commits[1:], strict=False):
+    for earlier, later in itertools.pairwise(commits):
         assert git(repo, "merge-base", "--is-ancestor", earlier, later) == ""
     assert [len(e["data"]["beads"]) for e in started] == [1, 1, 1]
     for bead_id in ids:
