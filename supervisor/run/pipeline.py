@@ -189,13 +189,13 @@ class Pipeline:
         if tip != head.base or head.gate.cancelled:
             self.discard(0)
             return
+        self.discard(1)  # built on a failure: discarded whatever the target alone says
         log = ctx.repo.mayor_dir / "state" / "target-gate.log"
         if not self.gates.check_target(tip, log):
             self.discard(0)
             self.owner.hold(f"the gate fails on {ctx.opts.target} alone at {tip[:12]} (log: {log})", tip)
             return
         self.window.pop(0)
-        self.discard(0)
         if len(head.beads) > 1:
             half = len(head.beads) // 2
             halves = [Group(_ids(head.beads[:half]), True), Group(_ids(head.beads[half:]), True)]
