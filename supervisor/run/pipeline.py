@@ -133,6 +133,20 @@ class Pipeline:
     def discard(self, start: int, drop: frozenset[str] = frozenset()) -> None:
         """Discard the candidates from ``start`` on: gates killed, their beads (but ``drop``) wait again."""
         gone, self.window = self.window[start:], self.window[:start]
+        self._requeue(gone, drop)
+
+    def _discard_built_on(self, failed: Candidate) -> None:
+        """Discard the candidates built on ``failed`` (directly or through another); the ones built
+        past it (it was known to fail when they were built) stay."""
+        bad, gone = {failed.commit}, []
+        for candidate in self.window:
+            if candidate.base in bad:
+                bad.add(candidate.commit)
+                gone.append(candidate)
+        self.window = [c for c in self.window if c not in gone]
+        self._requeue(gone, frozenset())
+
+    def _requeue(self, gone: list[Candidate], drop: frozenset[str]) -> None:
         groups: list[Group] = []
         for candidate in gone:
             if not candidate.gate.finished.is_set():
@@ -189,7 +203,7 @@ class Pipeline:
         if tip != head.base or head.gate.cancelled:
             self.discard(0)
             return
-        self.discard(1)  # built on a failure: discarded whatever the target alone says
+        self._discard_built_on(head)  # whatever the target alone says
         log = ctx.repo.mayor_dir / "state" / "target-gate.log"
         if not self.gates.check_target(tip, log):
             self.discard(0)
@@ -214,7 +228,7 @@ class Pipeline:
             if group is None:
                 return
             beads, fixed = group
-            base = self.window[-1].commit if self.window else self._tip()
+            base = self._base()
             built = self._build(base, beads)
             if built is None:
                 continue
@@ -224,6 +238,14 @@ class Pipeline:
                 self.pending.insert(0, Group(_ids(beads), fixed))
                 return
             self.window.append(Candidate(beads, base, commit, gate, fixed))
+
+    def _base(self) -> str:
+        """What the next candidate is built on: the last candidate not known to fail (one that
+        failed will be taken out, so nothing is built on it), else the tip."""
+        for candidate in reversed(self.window):
+            if not _failing(candidate):
+                return candidate.commit
+        return self._tip()
 
     def _limit(self) -> Shape:
         opts = self.ctx.opts
@@ -247,7 +269,7 @@ class Pipeline:
 
     def _next_group(self, limit: Shape) -> tuple[list[Bead], bool] | None:
         """The beads of the next candidate, taken out of :attr:`pending`; None if none can go now."""
-        ahead = {b.id for c in self.window for b in c.beads}
+        ahead = {b.id for c in self.window if not _failing(c) for b in c.beads}
         singles = sum(1 for g in self.pending if not g.fixed)
         size = unit_size(limit, singles, self.gates.free())
         chosen: list[Bead] = []
@@ -354,3 +376,8 @@ class Pipeline:
 
 def _ids(beads: list[Bead]) -> list[str]:
     return [b.id for b in beads]
+
+
+def _failing(candidate: Candidate) -> bool:
+    """Its verdict is in, and it failed."""
+    return candidate.gate.finished.is_set() and not candidate.gate.passed
