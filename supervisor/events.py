@@ -59,7 +59,7 @@ class EventType(StrEnum):
     GATE_CANCELLED = "gate_cancelled"
     """A speculative candidate was discarded (one it was built on failed, or the target moved)."""
     BISECTED = "bisected"
-    """A batch failed the gate: it is split in two halves gated apart, to find the culprit."""
+    """A batch failed the gate: it is split into parts gated apart, to find the culprit (``data``: beads, parts)."""
     QUEUE_SHAPE = "queue_shape"
     """The merge queue chose its batch size and speculation depth (``data``: batch, depth, p)."""
     SETUP_STARTED = "setup_started"

@@ -211,10 +211,9 @@ class Pipeline:
             return
         self.window.pop(0)
         if len(head.beads) > 1:
-            half = len(head.beads) // 2
-            halves = [Group(_ids(head.beads[:half]), True), Group(_ids(head.beads[half:]), True)]
-            self.pending[:0] = halves
-            ctx.events.emit(EventType.BISECTED, beads=_ids(head.beads), halves=[g.ids for g in halves])
+            parts = split(_ids(head.beads), self.gates.capacity + 1)
+            self.pending[:0] = [Group(part, True) for part in parts]
+            ctx.events.emit(EventType.BISECTED, beads=_ids(head.beads), parts=parts)
             return
         self.rate.observe(True)
         self.owner.gate_failed(head.beads[0], head.gate)
@@ -381,3 +380,17 @@ def _ids(beads: list[Bead]) -> list[str]:
 def _failing(candidate: Candidate) -> bool:
     """Its verdict is in, and it failed."""
     return candidate.gate.finished.is_set() and not candidate.gate.passed
+
+
+def split(ids: list[str], most: int) -> list[list[str]]:
+    """A failed batch in up to ``most`` parts of near-equal size, in order. Built on each other,
+    the last part's candidate is the failed batch's tree (known, not gated again), so with ``g``
+    gates free, ``g + 1`` parts find the culprit's part in one round of gate runs."""
+    count = max(2, min(len(ids), most))
+    size, extra = divmod(len(ids), count)
+    parts, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        parts.append(ids[start:end])
+        start = end
+    return parts
