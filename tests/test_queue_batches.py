@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from tests.sling_helpers import (
     git,
     landing_commits,
     of,
+    process_gone,
     script,
     sling,
     start_sling,
@@ -203,3 +206,47 @@ def test_serial_gates_one_bead_at_a_time(repo: Path, tmp_path: Path) -> None:
     log = events(repo)
     assert [len(e["data"]["beads"]) for e in of(log, "gate_started")] == [1, 1, 1]
     assert [(e["data"]["batch"], e["data"]["depth"]) for e in of(log, "queue_shape")] == [(1, 1)]
+
+
+def test_gates_a_killed_supervisor_left_running_are_stopped_and_every_bead_lands_once(
+    repo: Path, tmp_path: Path
+) -> None:
+    pids, hold = tmp_path / "pids", tmp_path / "hold"
+    pids.mkdir()
+    hold.touch()
+    gate = script(
+        tmp_path / "gate.sh",
+        f"""
+        echo $$ > "{pids}/$$"
+        while [ -e "{hold}" ]; do sleep 0.05; done
+        {GATE}
+        """,
+    )
+    setup(repo, tmp_path, rate=0.5, gates=3, gate=f"bash {gate}")
+    ids = ["k1", "k2", "k3"]
+    for bead_id in ids:
+        add_bead(repo, bead_id)
+    base = git(repo, "rev-parse", "main")
+    first = start_sling(repo, "-j", "3")
+    records = repo / ".mayor" / "state" / "groups"
+    wait_for(
+        lambda: len(list(pids.iterdir())) >= 2 and len(list(records.glob("*.json"))) >= len(list(pids.iterdir())),
+        "two gates running at once, each recorded by the supervisor",
+    )
+    orphans = [int(p.name) for p in pids.iterdir()]
+    os.kill(first.pid, signal.SIGKILL)  # the supervisor only: its gates run on in their own sessions
+    first.communicate(timeout=30)
+    assert not any(process_gone(pid) for pid in orphans)
+    for path in pids.iterdir():
+        path.unlink()
+    second = start_sling(repo, "-j", "3")
+    wait_for(lambda: all(process_gone(pid) for pid in orphans), "the orphaned gates stopped")
+    hold.unlink()
+    second.communicate(timeout=90)
+    assert second.returncode == 0
+    for bead_id in ids:
+        assert bead(repo, bead_id).status == "merged"
+        assert len(landing_commits(repo, bead_id)) == 1
+    assert_target_green(repo, GATE, since=base)
+    stopped = [e for e in of(events(repo), "recovered") if "left by a killed supervisor" in e["data"]["what"]]
+    assert len(stopped) >= 2

@@ -107,7 +107,9 @@ class AttemptRunner:
     def _watch_checkout(self, bead_id: str, n: int, before: CheckoutState) -> None:
         """Name what changed in the user's checkout while this agent ran (with the beads running then)."""
         ctx = self.ctx
-        changed = touched(before, state_of(ctx.repo.root), gitops.rev(f"refs/heads/{ctx.opts.target}", ctx.repo.root))
+        with ctx.queue.checkout_lock:
+            after, tip = state_of(ctx.repo.root), gitops.rev(f"refs/heads/{ctx.opts.target}", ctx.repo.root)
+        changed = touched(before, after, tip)
         if not changed:
             return
         beads = sorted({bead_id, *(b.bead_id for b in ctx.state.busy_slots())})
@@ -131,7 +133,8 @@ class AttemptRunner:
             EventType.SLUNG, bead_id, n, slot=self.slot, worktree=str(path), agent=line.agent, model=line.model
         )
         ctx.state.agent_running(bead_id, run_dir)
-        self.before = state_of(ctx.repo.root)
+        with ctx.queue.checkout_lock:
+            self.before = state_of(ctx.repo.root)
         agent = AgentProcess.start(line.command, path, run_dir, line.env, line.extra)
         ctx.events.emit(EventType.AGENT_STARTED, bead_id, n, pid=agent.pid, slot=self.slot, switch_s=switch_s)
         return bead, agent, path

@@ -68,6 +68,9 @@ class Lander:
                 if item is None:
                     self.pipeline.finish()
                     return
+                if ctx.state.fatal is not None:  # the run is ending on an error: nothing more lands
+                    ctx.state.dequeue(item)
+                    continue
                 if item:
                     self.pipeline.add(item)
                 self.pipeline.step()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -90,6 +91,9 @@ class MergeQueue:
         self.landed: set[str] = read_landed(self.landed_log)
         """Commits this queue put on the target, in this run or an earlier one (to tell them from
         commits made by others)."""
+        self.checkout_lock = threading.Lock()
+        """Held while the user's checkout is fast-forwarded, and by whoever compares its state
+        (an attempt's checkout watch), so that a landing half-written is never taken for a change."""
         self.build_path = gates.base / "merge-build"
         """Where ``merge = "rebase"`` rebases a branch (never a gate's worktree: gates run meanwhile)."""
 
@@ -217,7 +221,8 @@ class MergeQueue:
             return gitops.cas_update(f"refs/heads/{self.target}", candidate, tip, self.root, "mayor: land")
         if gitops.rev("HEAD", checkout) != tip:
             return False
-        proc = run(["git", "merge", "--ff-only", "-q", candidate], checkout, check=False)
+        with self.checkout_lock:
+            proc = run(["git", "merge", "--ff-only", "-q", candidate], checkout, check=False)
         if proc.returncode == 0:
             return True
         if gitops.rev("HEAD", checkout) != tip:

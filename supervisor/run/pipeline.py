@@ -1,7 +1,7 @@
 """The merge queue's pipeline: which beads are gated together, on what, and what each verdict means.
 
-Beads waiting to land are **groups** in arrival order: a single bead, or half of a failed batch
-(gated as it is, to find the culprit). The **window** holds the candidates being gated, each built
+Beads waiting to land are **groups** in arrival order: a single bead, or a part of a failed
+batch (gated as it is, to find the culprit). The **window** holds the candidates being gated, each built
 on the one before it (the first on the target's tip): candidate k = tip + the beads of candidates
 1..k. Their gates run at once, each in a gate worktree of its own (:mod:`supervisor.run.gates`).
 Verdicts are read in order only:
@@ -9,9 +9,10 @@ Verdicts are read in order only:
 - the first candidate passed: the target moves to it by compare-and-swap (its beads land), and
   the next candidate, built on it, becomes the first;
 - it failed on a tip that passes the gate alone: the candidates built on it are discarded (their
-  gates killed) and their beads wait again, in order; a batch is split in two halves (bisection),
-  a single bead is the culprit and goes back to its agent with the gate's log; innocent beads are
-  never charged an attempt;
+  gates killed) and their beads wait again, in order; a batch is split into parts (bisection, see
+  :func:`split`), a single bead is the culprit and goes back to its agent with the gate's log;
+  innocent beads are never charged an attempt. Nothing is built on a candidate known to fail: the
+  next one is built on the last candidate before it, and stays when the failure is taken out;
 - the tip alone fails the gate (a red target): everything waits, no bead is charged.
 
 How many beads a candidate holds and how deep the window goes is :mod:`supervisor.run.queue_policy`'s
@@ -45,7 +46,7 @@ BLOCKED_RETRY_S = 5.0
 class Group:
     ids: list[str]
     fixed: bool = False
-    """Gated as it is (half of a failed batch); else a single bead, batched as the policy says."""
+    """Gated as it is (a part of a failed batch); else a single bead, batched as the policy says."""
 
 
 @dataclass

@@ -65,6 +65,9 @@ class TargetGuard:
         self.landed = landed
         """The queue's own landings (never undone)."""
         self.events = events
+        self.cleared: str | None = None
+        """The last tip found made by no agent: a commit's maker never changes, so it is not read
+        from every busy worktree's reflog again (with many agents, that is many git calls)."""
 
     @property
     def ref(self) -> str:
@@ -95,8 +98,11 @@ class TargetGuard:
         """
         for _ in range(5):
             tip = gitops.rev(self.ref, self.root)
+            if tip is None or tip == self.cleared or tip in self.landed:
+                return tip  # no agent made it: checked already, or the queue's own landing
             culprits = [(w, t, b) for w, t, b in worktrees if tip in made_in(w, t) - set(self.landed)]
-            if tip is None or not culprits:
+            if not culprits:
+                self.cleared = tip
                 return tip
             for worktree, since, bead_id in culprits:
                 self.restore(worktree, since, bead_id)
