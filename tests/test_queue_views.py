@@ -86,7 +86,7 @@ def test_a_candidate_is_followed_from_its_gate_started_to_its_verdict(mayor_repo
         log.emit(EventType.GATE_STARTED, "g4", None, candidate="f" * 40, beads=["g4"])
         log.emit(EventType.GATE_STARTED, "g3", None, candidate="a" * 40, beads=["g3", "g4"])  # gated again elsewhere
         assert now() == [("a" * 40, ["g3", "g4"])]
-        log.emit(EventType.BISECTED, None, None, beads=["g3", "g4"], halves=[["g3"], ["g4"]])
+        log.emit(EventType.BISECTED, None, None, beads=["g3", "g4"], parts=[["g3"], ["g4"]])
         assert now() == []
         log.emit(EventType.GATE_STARTED, "g3", None, candidate="b" * 40, beads=["g3"])
         log.emit(EventType.GATE_FAILED, "g3", 1, flaky=False, candidate="b" * 40)
@@ -185,13 +185,13 @@ def test_the_summary_tallies_the_queue_and_says_nothing_of_it_without_a_gate() -
     emit(EventType.GATE_STARTED, "a", candidate=C, beads=["a", "b", "c", "d"])
     emit(EventType.GATE_STARTED, "e", candidate=D, beads=["e"])
     emit(EventType.GATE_CANCELLED, candidate=D, beads=["e"])
-    emit(EventType.BISECTED, beads=["a", "b", "c", "d"], halves=[["a", "b"], ["c", "d"]])
+    emit(EventType.BISECTED, beads=["a", "b", "c", "d"], parts=[["a", "b"], ["c", "d"]])
     emit(EventType.GATE_STARTED, "a", candidate="1" * 40, beads=["a", "b"])
     emit(EventType.GATE_STARTED, "c", candidate="2" * 40, beads=["c", "d"])
     for bead_id in ("a", "b"):
         emit(EventType.GATE_PASSED, bead_id, flaky=False, candidate="1" * 40)
         emit(EventType.MERGED, bead_id, commit="1" * 40)
-    emit(EventType.BISECTED, beads=["c", "d"], halves=[["c"], ["d"]])
+    emit(EventType.BISECTED, beads=["c", "d"], parts=[["c"], ["d"]])
     emit(EventType.GATE_STARTED, "c", candidate="3" * 40, beads=["c"])
     emit(EventType.GATE_STARTED, "c", candidate="3" * 40, beads=["c"])  # failed, then passed: flaky
     emit(EventType.GATE_PASSED, "c", flaky=True, candidate="3" * 40)
@@ -250,7 +250,7 @@ def test_status_during_speculation_and_the_summary_after_it(mayor_repo: Path, tm
         wait_for(lambda: len(status()["gates"]) == 3 or proc.poll() is not None, "three candidates gated at once")
         snap = status()
         chain = [g["candidate"] for g in snap["gates"]]
-        for earlier, later_ in pairwise(chain):  # each built on the one before it
+        for earlier, later_ in pairwise(chain):  # stacked: each holds those before it
             assert git(mayor_repo, "merge-base", "--is-ancestor", earlier, later_) == ""
         assert sorted(b for g in snap["gates"] for b in g["beads"]) == ["s1", "s2", "s3"]
         assert all(len(g["beads"]) == 1 for g in snap["gates"]) and snap["shape"]["depth"] == 3

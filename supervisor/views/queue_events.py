@@ -1,7 +1,7 @@
 """The merge queue as its events tell it: the candidates gated now, and what the queue did in all.
 
-The queue (:mod:`supervisor.run.pipeline`) gates a **window** of candidates at once, each built on
-the one before it: the first on the target's tip, the others speculatively. :class:`Window` follows
+The queue (:mod:`supervisor.run.pipeline`) gates a **window** of candidates at once: the first built
+on the target's tip, the others speculatively on candidates ahead of them. :class:`Window` follows
 the event log and keeps those candidates in window order, each from its ``gate_started`` (whose
 ``beads`` are what it adds to the candidate it is built on) until its gate is over for the queue:
 

@@ -12,7 +12,7 @@ one, never taken, so looking can never stop a supervisor from starting).
 Rows: every bead that is running, queued or in review, and every bead with an event in the
 current run (or the last one, once it is over), in the order they first showed up. The merge queue:
 the candidates being gated now, in window order (the first on the target, the others speculative,
-each built on the one before; see :mod:`supervisor.views.queue_events`), the queued beads waiting
+each built on one ahead of it; see :mod:`supervisor.views.queue_events`), the queued beads waiting
 behind them, and the queue's last shape (batch size, speculation depth, measured failure rate).
 """
 
@@ -113,7 +113,7 @@ class Snapshot:
     """The first of :attr:`gates` (the one the target moves to next), if any."""
     gates: list[GateInfo] = field(default_factory=list)
     """Every candidate gated now (from its ``gate_started`` to its verdict), in window order: the
-    first is built on the target, each other one on the one before it (speculation)."""
+    first is built on the target, each other one on a candidate ahead of it (speculation)."""
     shape: QueueShape | None = None
     """The merge queue's last shape in the current (or last) run: batch, depth and failure rate p."""
 
@@ -401,7 +401,7 @@ def supervisor_line(snap: Snapshot) -> str:
 
 def queue_line(snap: Snapshot, width: int | None = None) -> str:
     """``merge queue: gating [b1+b2] 40s -> [b3] 12s (speculative) | waiting: b4 -> b5 | batch 4, depth 2,
-    p 0.05``: the candidates gated now (each built on the one before, its beads joined by ``+``), the
+    p 0.05``: the candidates gated now (in window order, a candidate's beads joined by ``+``), the
     beads waiting behind them, the queue's shape while a supervisor runs. Within ``width``, the shape
     goes first, then waiting beads, then later candidates, then beads inside a candidate, each
     replaced by a count of what is left out."""
