@@ -6,8 +6,8 @@ queue (the candidates gated now with their beads and how long each has run, the 
 queue's shape: :func:`supervisor.views.status.queue_line`, cut to the terminal's width), then the
 table of ``mayor status`` (bead, status, attempt, elapsed, last event or failure reason, tokens and
 cost) with every bead in play and as many finished ones as fit the terminal's height; the rest are
-folded into one line. Otherwise (CI, a pipe): one
-plain, timestamped line per event. Both follow ``events.jsonl`` from where the run started.
+folded into one line. Otherwise (CI, a pipe): one plain, timestamped line per event. Both follow
+``events.jsonl`` from where the run started.
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ class GateInfo:
     candidate: str = ""
     """The candidate's commit (empty in an event log written before candidates were named)."""
     beads: list[str] = field(default_factory=list)
-    """The beads it adds to the candidate before it (or to the target, for the first): a batch holds several."""
+    """The beads it adds to what it is built on (the target, or a candidate ahead): a batch holds several."""
 
 
 @dataclass
