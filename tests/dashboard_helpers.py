@@ -3,12 +3,16 @@ tests: real git, ``mayor sling`` as the console script, agents that are bash scr
 
 from __future__ import annotations
 
+import fcntl
 import http.client
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from supervisor.events import EventLog, EventType
+from supervisor.repo import Repo
 from tests.sling_helpers import add_bead, configure, script, sling
 
 AGENT = """
@@ -63,3 +67,35 @@ def request(
     conn.close()
     kind = response.getheader("Content-Type") or ""
     return response.status, json.loads(text) if kind.startswith("application/json") else text
+
+
+QUEUE_BEADS = ("g1", "g2", "g3", "g4")
+
+
+def gating_two_candidates(root: Path) -> EventLog:
+    """The disk of a run whose merge queue gates two candidates: the batch ``[g1+g2]`` on the target,
+    ``[g3]`` speculatively on top of it; ``g4`` waits. Written the way the supervisor writes it (the
+    bead files through the store, the events through :class:`EventLog`); the caller holds the
+    supervisor's lock (:func:`supervisor_lock`) for a running supervisor."""
+    for bead_id in QUEUE_BEADS:
+        add_bead(root, bead_id, f"Part {bead_id}", status="queued", attempts=[{"n": 1, "agent": "work"}])
+    log = EventLog(Repo(root).events_path)
+    log.emit(EventType.SLING_STARTED, None, None, target="main")
+    for bead_id in QUEUE_BEADS:
+        log.emit(EventType.SLUNG, bead_id, 1, slot=0)
+        log.emit(EventType.QUEUED, bead_id, None)
+    log.emit(EventType.QUEUE_SHAPE, None, None, batch=2, depth=2, p=0.05)
+    gate = root / ".mayor" / "state" / "gates"
+    log.emit(EventType.GATE_STARTED, "g1", None, candidate="c" * 40, log=f"{gate}/c.log", beads=["g1", "g2"])
+    log.emit(EventType.GATE_STARTED, "g3", None, candidate="d" * 40, log=f"{gate}/d.log", beads=["g3"])
+    return log
+
+
+@contextmanager
+def supervisor_lock(root: Path) -> Iterator[None]:
+    """The supervisor's lock held, as a running ``mayor sling`` holds it."""
+    lock = root / ".mayor" / "locks" / "supervisor.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield

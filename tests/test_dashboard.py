@@ -19,7 +19,7 @@ import pytest
 
 from supervisor.repo import Repo
 from supervisor.views.dashboard import TOKEN_HEADER, Dashboard
-from tests.dashboard_helpers import ran_repo, request
+from tests.dashboard_helpers import gating_two_candidates, ran_repo, request, supervisor_lock
 from tests.sling_helpers import MAYOR, bead, mayor
 
 
@@ -188,3 +188,16 @@ def test_mayor_dashboard_prints_its_url_and_serves(ran: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_status_and_overview_carry_the_candidates_gated_now(mayor_repo: Path) -> None:
+    gating_two_candidates(mayor_repo)
+    with supervisor_lock(mayor_repo), Dashboard(Repo(mayor_repo), port=0) as dash:
+        code, answer = request(dash.port, "/api/status")
+        assert code == 200
+        assert [(g["candidate"], g["beads"]) for g in answer["gates"]] == [("c" * 40, ["g1", "g2"]), ("d" * 40, ["g3"])]
+        assert answer["gate"] == answer["gates"][0] and answer["shape"] == {"batch": 2, "depth": 2, "p": 0.05}
+        printed = json.loads(mayor(mayor_repo, "status", "--json").stdout)
+        assert [g["candidate"] for g in printed["gates"]] == [g["candidate"] for g in answer["gates"]]
+        _, overview = request(dash.port, "/api/overview")
+        assert overview["facts"]["queue"]["gate_runs"] == 2 and overview["facts"]["queue"]["peak"] == 2

@@ -22,7 +22,7 @@ import pytest
 
 from supervisor.repo import Repo
 from supervisor.views.dashboard import Dashboard
-from tests.dashboard_helpers import ran_repo, setup_repo
+from tests.dashboard_helpers import gating_two_candidates, ran_repo, setup_repo, supervisor_lock
 from tests.sling_helpers import MAYOR, bead, start_sling, wait_for
 from tests.tools import absent
 
@@ -134,4 +134,25 @@ def test_with_actions_the_page_cancels_a_bead_through_its_token(browser: Any, ma
         page.locator("#bead .pill", has_text="cancelled").wait_for(timeout=10_000)
         assert bead(mayor_repo, "c").status == "cancelled"
         assert page.locator('button[data-action="approve"]').count() == 0  # c is not in review
+        assert page.errors == []
+
+
+def test_the_merge_queue_shows_the_candidates_gated_now_with_their_beads(
+    browser: Any, mayor_repo: Path, artifacts: Path
+) -> None:
+    gating_two_candidates(mayor_repo)
+    with supervisor_lock(mayor_repo), Dashboard(Repo(mayor_repo), port=0) as dash:
+        page = open_page(browser, dash.url)
+        page.locator("#gating li").first.wait_for(timeout=10_000)
+        candidates = page.locator("#gating li")
+        assert candidates.count() == 2
+        first, second = candidates.nth(0), candidates.nth(1)
+        assert first.get_attribute("data-candidate") == "c" * 40
+        assert [a.inner_text() for a in first.locator("a").all()] == ["g1", "g2"]  # a batch: its beads together
+        assert [a.inner_text() for a in second.locator("a").all()] == ["g3"]
+        assert "speculative" in second.inner_text() and "speculative" not in first.inner_text()
+        assert [li.get_attribute("data-bead") for li in page.locator("#waiting li").all()] == ["g4"]
+        assert page.locator("#shape").inner_text() == "batch 2 · depth 2 · failure rate 0.05"
+        assert "2 gate runs for 0 landed" in page.locator("#queue-tally").inner_text()
+        page.locator("#queue").screenshot(path=str(artifacts / "dashboard-queue.png"))
         assert page.errors == []

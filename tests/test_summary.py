@@ -276,6 +276,18 @@ def test_totals_and_timeline(in_recorded: Path) -> None:
             assert record["duration_s"] is not None and record["duration_s"] > 0
 
 
+def test_the_merge_queue_of_the_recorded_run(in_recorded: Path) -> None:
+    q = report.facts(Repo(in_recorded))["queue"]
+    log = events(in_recorded)
+    assert q is not None and q["landed"] == len(of(log, "merged")) == 3
+    assert q["landings"] == len({e["data"]["commit"] for e in of(log, "merged")})
+    assert q["gate_runs"] == len(of(log, "gate_started")) > 0 and q["culprits"] == 0 and q["flaky"] == 0
+    assert q["runs_per_landed"] == round(q["gate_runs"] / 3, 2) and q["shape"] is not None
+    md = invoke("summary").stdout
+    assert f"### Merge queue\n3 bead(s) landed in {q['landings']} commit(s)" in md
+    assert md.index("### Merge queue") < md.index("### Cost and time")
+
+
 def test_facts_are_deterministic(in_recorded: Path) -> None:
     first, second = invoke("summary", "--format", "json"), invoke("summary", "--format", "json")
     assert first.stdout == second.stdout
@@ -293,6 +305,7 @@ def test_facts_are_deterministic(in_recorded: Path) -> None:
         "findings",
         "totals",
         "timeline",
+        "queue",
     ]
 
 
@@ -504,11 +517,17 @@ def test_status_during_a_run_and_after_it(mayor_repo: Path, tmp_path: Path) -> N
         assert plain[-1] == "merge queue: (empty)"
 
         agents_go.touch()
-        wait_for(lambda: len(status_json(mayor_repo)["queue"]) == 2, "both beads queued behind the slow gate")
+
+        def gated(snap: dict[str, Any]) -> list[str]:
+            return sorted(b for g in snap["gates"] for b in g["beads"])
+
+        wait_for(lambda: gated(status_json(mayor_repo)) == ["one", "two"], "both beads gated behind the slow gate")
         snap = status_json(mayor_repo)
-        assert snap["landing"] == snap["queue"][0] and {r["status"] for r in snap["rows"]} == {"queued"}
+        assert snap["landing"] == snap["gate"]["bead"] == snap["gates"][0]["beads"][0]
+        assert sorted(snap["queue"]) == ["one", "two"] and {r["status"] for r in snap["rows"]} == {"queued"}
         assert all(r["tokens"] == 15 and r["cost_usd"] == 0.5 for r in snap["rows"])
-        assert f"merge queue: {snap['queue'][0]} (landing) -> {snap['queue'][1]}" in mayor(mayor_repo, "status").stdout
+        first = "+".join(snap["gates"][0]["beads"])
+        assert f"merge queue: gating [{first}] " in mayor(mayor_repo, "status").stdout
         gate_go.touch()
         _, err = sling.communicate(timeout=90)
         assert sling.returncode == 0, err
@@ -527,7 +546,7 @@ def test_status_during_a_run_and_after_it(mayor_repo: Path, tmp_path: Path) -> N
         "stale": False,
     }
     assert {i: r["status"] for i, r in rows(after).items()} == {"one": "merged", "two": "merged"}
-    assert after["queue"] == [] and after["landing"] is None
+    assert after["queue"] == [] and after["landing"] is None and after["gates"] == [] and after["gate"] is None
     assert all(r["last_event"] == "merged" and r["ended"] is not None for r in after["rows"])
 
 

@@ -193,3 +193,34 @@ def test_the_comment_of_500_beads_is_accepted_by_github(big_store: Path, fake_gi
     [post] = fake_github.writes()
     body: Any = post.body["body"]
     assert len(body) <= COMMENT_LIMIT and body.startswith(report.MARKER) and FULL_REPORT in body
+
+
+def test_the_merge_queue_line_stays_when_a_report_is_cut(big: tuple[list[Bead], list[Event]]) -> None:
+    beads, events = big
+    gated: list[Event] = []
+    for n, bead in enumerate(b for b in beads if b.status == "merged"):
+        at, seq = (T0 + timedelta(hours=1, seconds=n)).isoformat(), 10_000 + 3 * n
+        commit = f"{n // 4:040x}"  # batches of four, one commit each
+        if n % 4 == 0:
+            data = {"candidate": commit, "beads": [bead.id]}
+            gated.append(
+                {"ts": at, "seq": seq, "type": EventType.GATE_STARTED, "bead": bead.id, "attempt": 1, "data": data}
+            )
+        gated.append(
+            {
+                "ts": at,
+                "seq": seq + 1,
+                "type": EventType.MERGED,
+                "bead": bead.id,
+                "attempt": 1,
+                "data": {"commit": commit},
+            }
+        )
+    f = report.build({b.id: b for b in beads}, [*events, *gated])
+    assert f["queue"] is not None and f["queue"]["batches"] == f["queue"]["landings"] == 100
+    md = report.render_markdown(f, limit=20_000)
+    assert len(md.encode()) <= 20_000
+    assert (
+        "### Merge queue\n400 bead(s) landed in 100 commit(s) (100 of them batches) · 100 gate run(s), 0.25 per landed bead"
+        in md
+    )

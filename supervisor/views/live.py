@@ -2,10 +2,12 @@
 
 On a terminal: :func:`render_fitted`, kept live with rich and redrawn when events arrive, or once a
 second for the clocks: the supervisor, the counts by status (waiting beads included), the merge
-queue with the gate's progress, then the table of ``mayor status`` (bead, status, attempt, elapsed,
-last event or failure reason, tokens and cost) with every bead in play and as many finished ones
-as fit the terminal's height; the rest are folded into one line. Otherwise (CI, a pipe): one
-plain, timestamped line per event. Both follow ``events.jsonl`` from where the run started.
+queue (the candidates gated now with their beads and how long each has run, the beads waiting, the
+queue's shape: :func:`supervisor.views.status.queue_line`, cut to the terminal's width), then the
+table of ``mayor status`` (bead, status, attempt, elapsed, last event or failure reason, tokens and
+cost) with every bead in play and as many finished ones as fit the terminal's height; the rest are
+folded into one line. Otherwise (CI, a pipe): one plain, timestamped line per event. Both follow
+``events.jsonl`` from where the run started.
 """
 
 from __future__ import annotations
@@ -126,25 +128,6 @@ def counts_line(snap: Snapshot) -> str:
     return " · ".join(parts) or "no bead yet"
 
 
-def gate_and_queue_line(snap: Snapshot, width: int) -> str:
-    """The gate's progress and the merge queue, cut to ``width`` with a count of the rest."""
-    from supervisor.views.report_markdown import duration
-    from supervisor.views.status import queue_line
-
-    gate = ""
-    if snap.gate is not None:
-        gate = f"gate: {snap.gate.bead} running {duration(snap.gate.elapsed_s) if snap.gate.elapsed_s else ''}".rstrip()
-        gate += "   "
-    line = gate + queue_line(snap)
-    for shown in range(len(snap.queue), 0, -1):
-        if len(line) <= width:
-            break
-        rest = len(snap.queue) - shown + 1
-        names = [f"{i} (landing)" if i == snap.landing else i for i in snap.queue[: shown - 1]]
-        line = gate + "merge queue: " + " -> ".join(names) + f" (+{rest} more)"
-    return line
-
-
 def fitted_rows(snap: Snapshot, room: int) -> tuple[list[BeadRow], list[BeadRow]]:
     """The rows to draw in ``room`` lines, in that order, and the finished ones folded away. Beads in
     play come first and always show (running, queued, review); then failed beads; then the others,
@@ -167,8 +150,9 @@ def render_fitted(snap: Snapshot, height: int, width: int = 100) -> Group:
     from rich import box
     from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
-    from supervisor.views.status import COLUMNS, cells, supervisor_line
+    from supervisor.views.status import COLUMNS, cells, queue_line, supervisor_line
 
     rows, folded = fitted_rows(snap, height - FIXED_LINES)
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, expand=True)
@@ -188,7 +172,8 @@ def render_fitted(snap: Snapshot, height: int, width: int = 100) -> Group:
         table.add_row(*cells(row, snap.taken_at), style="red" if row.status == "failed" else None)
     if not rows:
         table.add_row("", "(no bead in play)", *[""] * (len(COLUMNS) - 2))
-    parts: list[Any] = [supervisor_line(snap), counts_line(snap), gate_and_queue_line(snap, width), table]
+    lines = (supervisor_line(snap), counts_line(snap), queue_line(snap, width))
+    parts: list[Any] = [*(Text(line) for line in lines), table]  # text, never markup: `[b1+b2]` is no style
     if folded:
         tally: dict[str, int] = {}
         for row in folded:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from beads import graph
 from beads.models import Bead, Usage
 from supervisor.events import Event, EventLog, EventType
-from supervisor.views import review
+from supervisor.views import queue_events, review
 from supervisor.views.report_markdown import MARKER, render_markdown
 from supervisor.views.report_types import (
     FORMAT,
@@ -98,6 +98,7 @@ def build(beads: Mapping[str, Bead], events: Sequence[Event]) -> Facts:
         "findings": found,
         "totals": _totals(records),
         "timeline": timeline(events),
+        "queue": queue_events.tally(events),
     }
 
 

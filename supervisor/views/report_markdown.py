@@ -319,6 +319,28 @@ def _md_cost(f: Facts, cap: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def _md_queue(f: Facts, cap: int | None = None) -> str:
+    """One line on the merge queue, when a gate ran: how beads landed, what the gate runs cost."""
+    q = f["queue"]
+    if q is None:
+        return ""
+    batches = f" ({q['batches']} of them batches)" if q["batches"] else ""
+    per = f", {q['runs_per_landed']:.2f} per landed bead" if q["runs_per_landed"] is not None else ""
+    parts = [
+        f"{q['landed']} bead(s) landed in {q['landings']} commit(s){batches}",
+        f"{q['gate_runs']} gate run(s){per}",
+        f"{q['bisections']} bisection(s)",
+        f"{q['discarded']} speculative run(s) discarded",
+        f"**{q['flaky']} flaky gate run(s)**" if q["flaky"] else "0 flaky gate runs",
+    ]
+    if q["peak"] > 1:
+        parts.append(f"up to {q['peak']} candidates gated at once")
+    if q["shape"] is not None:
+        shape = q["shape"]
+        parts.append(f"last shape: batch {shape['batch']}, depth {shape['depth']}, p {shape['p']:g}")
+    return "### Merge queue\n" + " · ".join(parts) + "."
+
+
 SECTIONS: dict[str, Section] = {
     "needs_human": _md_needs_human,
     "landed": _md_landed,
@@ -328,6 +350,7 @@ SECTIONS: dict[str, Section] = {
     "findings": _md_findings,
     "rejected": _md_rejected,
     "groups": _md_groups,
+    "queue": _md_queue,
     "cost": _md_cost,
 }
 """The sections in the order they are shown."""

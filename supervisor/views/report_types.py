@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Literal, NotRequired, TypedDict
 
-FORMAT = 2
-"""The version of the facts' shape (2: ``overlaps`` by file; ``findings.rejected``)."""
+FORMAT = 3
+"""The version of the facts' shape (2: ``overlaps`` by file; ``findings.rejected``; 3: ``queue``)."""
 
 Outcome = Literal[
     "landed",
@@ -277,6 +277,44 @@ class Timeline(TypedDict):
     peak_agents: int
 
 
+class QueueShape(TypedDict):
+    """The merge queue's shape, as its last ``queue_shape`` event gave it."""
+
+    batch: int
+    """Most beads in one candidate."""
+    depth: int
+    """Most candidates gated at once (1: no speculation)."""
+    p: float
+    """The failure rate the queue measured, from which it chose the shape."""
+
+
+class QueueFacts(TypedDict):
+    """The merge queue over the runs: how the beads landed and what the gate runs cost."""
+
+    landed: int
+    """Beads landed (``merged`` events)."""
+    landings: int
+    """Commits that moved the target (a batch lands as one commit carrying several beads)."""
+    batches: int
+    """Landings that carried more than one bead."""
+    gate_runs: int
+    """Gate runs on candidates (a retry of a run counts again)."""
+    runs_per_landed: float | None
+    """Gate runs per landed bead; None while none landed."""
+    culprits: int
+    """Beads that failed the gate alone (sent back to their agent)."""
+    bisections: int
+    """Failed batches split in two to find the culprit."""
+    discarded: int
+    """Speculative runs discarded (a candidate they were built on failed, or the target moved)."""
+    flaky: int
+    """Candidates whose gate failed, then passed on the same tree."""
+    peak: int
+    """Most candidates in the window at once (more than one: speculation)."""
+    shape: QueueShape | None
+    """The last shape the queue chose."""
+
+
 class Facts(TypedDict):
     """Everything the summary says, from the beads and the events on disk."""
 
@@ -294,3 +332,5 @@ class Facts(TypedDict):
     findings: Findings
     totals: Totals
     timeline: Timeline
+    queue: QueueFacts | None
+    """None when no gate ran."""

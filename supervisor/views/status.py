@@ -10,13 +10,17 @@ the supervisor's lock (held while a ``mayor sling`` runs; read from ``/proc/lock
 one, never taken, so looking can never stop a supervisor from starting).
 
 Rows: every bead that is running, queued or in review, and every bead with an event in the
-current run (or the last one, once it is over), in the order they first showed up.
+current run (or the last one, once it is over), in the order they first showed up. The merge queue:
+the candidates being gated now, in window order (the first on the target, the others speculative,
+each built on one ahead of it; see :mod:`supervisor.views.queue_events`), the queued beads waiting
+behind them, and the queue's last shape (batch size, speculation depth, measured failure rate).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,20 +29,16 @@ from typing import TYPE_CHECKING, Any
 from beads.errors import MayorError, ValidationError
 from beads.models import ACTIVE, STATUSES, Bead, Usage
 from supervisor.events import Event, EventLog, EventType
+from supervisor.views.queue_events import Window
 from supervisor.views.timeline import ENDINGS, ts
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from supervisor.repo import Repo
+    from supervisor.views.report_types import QueueShape
 
 PROC_LOCKS = Path("/proc/locks")
-GATE_OVER = frozenset(
-    {EventType.GATE_PASSED, EventType.GATE_FAILED, EventType.GATE_FLAKY, EventType.CONFLICT, EventType.MERGED}
-    | {EventType.LANDING_BLOCKED, EventType.FAILED, EventType.CANCELLED, EventType.TARGET_RED}
-)
-"""Events that end the gate a ``gate_started`` began (its verdict, or the bead leaving the queue)."""
-RUN_EDGES = frozenset({EventType.SLING_STARTED, EventType.SLING_STOPPED, EventType.BUDGET_STOPPED})
 
 
 @dataclass
@@ -81,12 +81,18 @@ class BeadRow:
 
 @dataclass
 class GateInfo:
-    """The gate the merge queue runs now, on one bead's candidate."""
+    """A candidate the merge queue gates now."""
 
     bead: str
+    """Its first bead."""
     attempt: int | None
+    """The attempt of its first bead."""
     started: datetime | None
     elapsed_s: float | None
+    candidate: str = ""
+    """The candidate's commit (empty in an event log written before candidates were named)."""
+    beads: list[str] = field(default_factory=list)
+    """The beads it adds to what it is built on (the target, or a candidate ahead): a batch holds several."""
 
 
 @dataclass
@@ -97,13 +103,19 @@ class Snapshot:
     queue: list[str] = field(default_factory=list)
     """Queued beads in the order the merge queue takes them."""
     landing: str | None = None
-    """The bead the merge queue is landing now (the head of the queue while a supervisor runs)."""
+    """The bead the merge queue is landing now, while a supervisor runs: the first bead of the first
+    candidate gated, else the head of the queue."""
     run_started: datetime | None = None
     """When the current (or last) run started."""
     counts: dict[str, int] = field(default_factory=dict)
     """Every bead of the store by status (statuses with none left out)."""
     gate: GateInfo | None = None
-    """The gate running now (from ``gate_started`` to its verdict), if any."""
+    """The first of :attr:`gates` (the one the target moves to next), if any."""
+    gates: list[GateInfo] = field(default_factory=list)
+    """Every candidate gated now (from its ``gate_started`` to its verdict), in window order: the
+    first is built on the target, each other one on a candidate ahead of it (speculation)."""
+    shape: QueueShape | None = None
+    """The merge queue's last shape in the current (or last) run: batch, depth and failure rate p."""
 
     def to_json(self) -> dict[str, Any]:
         return _plain(asdict(self))
@@ -142,7 +154,7 @@ class Tracker:
         self.offset = 0
         self.trails: dict[str, _Trail] = {}
         self.run_started: datetime | None = None
-        self.gate: tuple[str, int | None, datetime | None] | None = None
+        self.window = Window()
 
     def snapshot(self, now: datetime | None = None) -> Snapshot:
         self._read_events()
@@ -152,21 +164,25 @@ class Tracker:
         rows = [self._row(bead, moment) for bead in beads]
         queue = [b.id for b in sorted((b for b in beads if b.status == "queued"), key=self._queue_key)]
         who = supervisor_info(self.repo)
-        landing = queue[0] if who.running and queue else None
+        gates = self._gates(moment) if who.running else []
+        landing = gates[0].bead if gates else queue[0] if who.running and queue else None
         counts = {s: n for s in STATUSES if (n := sum(1 for v in statuses.values() if v == s))}
-        return Snapshot(moment, who, rows, queue, landing, self.run_started, counts, self._gate(who.running, moment))
+        first = gates[0] if gates else None
+        return Snapshot(moment, who, rows, queue, landing, self.run_started, counts, first, gates, self.window.shape)
 
-    def _gate(self, running: bool, now: datetime) -> GateInfo | None:
-        if self.gate is None or not running:
-            return None
-        bead, attempt, started = self.gate
-        elapsed = None if started is None else max(0.0, (now - started).total_seconds())
-        return GateInfo(bead, attempt, started, elapsed)
+    def _gates(self, now: datetime) -> list[GateInfo]:
+        out = []
+        for c in self.window.candidates:
+            elapsed = None if c.started is None else max(0.0, (now - c.started).total_seconds())
+            trail = self.trails.get(c.beads[0])
+            attempt = c.attempt or (trail.attempt if trail else None)
+            out.append(GateInfo(c.beads[0], attempt, c.started, elapsed, c.commit, list(c.beads)))
+        return out
 
     # -- events ------------------------------------------------------------------------------------
     def _read_events(self) -> None:
         if self.log.path.exists() and self.log.path.stat().st_size < self.offset:  # the log was cut: start over
-            self.offset, self.trails, self.run_started, self.gate = 0, {}, None, None
+            self.offset, self.trails, self.run_started, self.window = 0, {}, None, Window()
         events, self.offset = self.log.iter_from(self.offset)
         for event in events:
             self._apply(event)
@@ -178,7 +194,7 @@ class Tracker:
             for trail in self.trails.values():
                 trail.first_seq_in_run = None
         bead = event.get("bead")
-        self._follow_gate(kind, bead, event.get("attempt"), when)
+        self.window.apply(event)
         if not bead:
             return
         trail = self.trails.setdefault(str(bead), _Trail())
@@ -192,12 +208,6 @@ class Tracker:
             trail.ended = when
         elif kind == EventType.QUEUED:
             trail.queued_seq = seq
-
-    def _follow_gate(self, kind: str, bead: str | None, attempt: int | None, when: datetime | None) -> None:
-        if kind == EventType.GATE_STARTED and bead:
-            self.gate = (bead, attempt, when)
-        elif self.gate is not None and ((kind in GATE_OVER and bead == self.gate[0]) or kind in RUN_EDGES):
-            self.gate = None
 
     # -- beads -------------------------------------------------------------------------------------
     def _beads_in_play(self, statuses: dict[str, str]) -> list[Bead]:
@@ -389,11 +399,61 @@ def supervisor_line(snap: Snapshot) -> str:
     return "supervisor: not running" + (f" (pid {s.pid} left no clean exit)" if s.stale else "")
 
 
-def queue_line(snap: Snapshot) -> str:
-    if not snap.queue:
+def queue_line(snap: Snapshot, width: int | None = None) -> str:
+    """``merge queue: gating [b1+b2] 40s -> [b3] 12s (speculative) | waiting: b4 -> b5 | batch 4, depth 2,
+    p 0.05``: the candidates gated now (in window order, a candidate's beads joined by ``+``), the
+    beads waiting behind them, the queue's shape while a supervisor runs. Within ``width``, the shape
+    goes first, then waiting beads, then later candidates, then beads inside a candidate, each
+    replaced by a count of what is left out."""
+    gated = {b for g in snap.gates for b in g.beads}
+    waiting = [i for i in snap.queue if i not in gated]
+    if not snap.gates and not waiting:
         return "merge queue: (empty)"
-    names = [f"{i} (landing)" if i == snap.landing else i for i in snap.queue]
-    return "merge queue: " + " -> ".join(names)
+    line = ""
+    for cut in _cuts(len(snap.gates), len(waiting), max((len(g.beads) for g in snap.gates), default=0)):
+        line = _queue_text(snap, waiting, *cut)
+        if width is None or len(line) <= width:
+            break
+    return line
+
+
+def _cuts(gates: int, waiting: int, widest: int) -> Iterator[tuple[int, int, int, bool]]:
+    """``(candidates, waiting beads, beads a candidate, shape)`` to show, from everything to the least."""
+    yield gates, waiting, widest, True
+    for shown in range(waiting, -1, -1):
+        yield gates, shown, widest, False
+    for shown in range(gates - 1, 0, -1):
+        yield shown, 0, widest, False
+    for shown in range(min(widest - 1, 3), 0, -1):
+        yield min(gates, 1), 0, shown, False
+
+
+def _candidate_text(gate: GateInfo, beads: int) -> str:
+    """``[b1+b2] 40s``: its beads (the first ``beads`` of them) and how long its gate has run."""
+    from supervisor.views.report_markdown import duration
+
+    held = "+".join(gate.beads[:beads]) + (f"+{len(gate.beads) - beads} more" if len(gate.beads) > beads else "")
+    return f"[{held}]" + (f" {duration(gate.elapsed_s)}" if gate.elapsed_s is not None else "")
+
+
+def _queue_text(snap: Snapshot, waiting: list[str], gates: int, shown: int, beads: int, shape: bool) -> str:
+    parts = []
+    if snap.gates:
+        chain = [_candidate_text(gate, beads) for gate in snap.gates[:gates]]
+        more = f" -> +{len(snap.gates) - gates} more" if gates < len(snap.gates) else ""
+        parts.append("gating " + " -> ".join(chain) + more + (" (speculative)" if len(snap.gates) > 1 else ""))
+        names = waiting[:shown]
+    else:
+        names = [f"{i} (landing)" if i == snap.landing else i for i in waiting[: max(shown, 1)]]
+    if names:
+        rest = len(waiting) - len(names)
+        text = " -> ".join(names) + (f" (+{rest} more)" if rest else "")
+        parts.append(("waiting: " if snap.gates else "") + text)
+    elif waiting:
+        parts.append(f"{len(waiting)} waiting")
+    if shape and snap.shape is not None and snap.supervisor.running:
+        parts.append(f"batch {snap.shape['batch']}, depth {snap.shape['depth']}, p {snap.shape['p']:g}")
+    return "merge queue: " + " | ".join(parts)
 
 
 def render_table(snap: Snapshot) -> Table:
