@@ -331,29 +331,12 @@ class Pipeline:
     def _deps_wait(self, bead: Bead, group: Group, ahead: set[str]) -> bool:
         """True while a dependency is on its way; one that will not land in this run leaves the
         bead queued for a later run."""
-        never: list[str] = []
-        pending = False
-        for dep_id in bead.deps:
-            if dep_id in ahead:
-                continue
-            try:
-                dep = self.ctx.store.get(dep_id)
-            except MayorError:
-                continue
-            if dep.landed:
-                continue
-            on_its_way = dep.status in ("running", "queued", "review") or (
-                dep.status == "open" and self.ctx.opts.matches(dep)
-            )
-            if on_its_way:
-                pending = True
-            else:
-                never.append(f"{dep_id} ({dep.status})")
+        on_its_way, never = unlanded_deps(self.ctx, bead, ahead)
         if never:
             self._leave(group, bead.id)
             self.owner.never(bead.id, f"waits on {', '.join(never)}, which will not land in this run")
             return True
-        return pending
+        return on_its_way
 
     def _build(self, base: str, beads: list[Bead]) -> tuple[str, list[Bead]] | None:
         """Build the candidate; a bead that conflicts with the tip goes back to its agent, one that
@@ -395,3 +378,24 @@ def split(ids: list[str], most: int) -> list[list[str]]:
         parts.append(ids[start:end])
         start = end
     return parts
+
+
+def unlanded_deps(ctx: RunContext, bead: Bead, ahead: set[str]) -> tuple[bool, list[str]]:
+    """Whether a dependency of ``bead`` is on its way (running, queued, in review, or open and
+    taken by this run), and the ones that will not land in this run; ``ahead`` are in the window."""
+    never: list[str] = []
+    pending = False
+    for dep_id in bead.deps:
+        if dep_id in ahead:
+            continue
+        try:
+            dep = ctx.store.get(dep_id)
+        except MayorError:
+            continue
+        if dep.landed:
+            continue
+        if dep.status in ("running", "queued", "review") or (dep.status == "open" and ctx.opts.matches(dep)):
+            pending = True
+        else:
+            never.append(f"{dep_id} ({dep.status})")
+    return pending, never
