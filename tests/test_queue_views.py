@@ -27,7 +27,7 @@ from supervisor.views.live import render_fitted
 from supervisor.views.status import GateInfo, Snapshot, SupervisorInfo, Tracker, queue_line, snapshot
 from tests.dashboard_helpers import gating_two_candidates, supervisor_lock
 from tests.sling_helpers import add_bead, bead, events, git, mayor, of, script, start_sling, wait_for
-from tests.test_queue_batches import GATE, setup
+from tests.test_queue_batches import GATE, WORK, setup
 
 C, D = "c" * 40, "d" * 40
 
@@ -279,11 +279,16 @@ def test_the_summary_of_a_batch_bisected_to_its_culprit(mayor_repo: Path, tmp_pa
     hold.touch()
     gate = script(tmp_path / "gate.sh", f'while [ -e "{hold}" ]; do sleep 0.05; done\n{GATE}\n')
     setup(mayor_repo, tmp_path, bad="b3", rate=0.0, gates=1, gate=f"bash {gate}")
+    go_bad = tmp_path / "go-bad"  # b3 queues only once another bead is gated: never alone, always in the batch
+    wait_bad = f'[ "$MAYOR_BEAD_ID" != b3 ] || while [ ! -e "{go_bad}" ]; do sleep 0.05; done\n'
+    script(tmp_path / "agent.sh", wait_bad + 'BAD="b3"\n' + WORK)
     ids = [f"b{i}" for i in range(1, 6)]
     for bead_id in ids:
         add_bead(mayor_repo, bead_id)
     proc = start_sling(mayor_repo, "-j", "5")
     try:  # the first bead to queue is gated alone, held; the others queue behind it and go as a batch
+        wait_for(lambda: bool(of(events(mayor_repo), "gate_started")) or proc.poll() is not None, "the first gate")
+        go_bad.touch()
         wait_for(lambda: len(of(events(mayor_repo), "queued")) == 5 or proc.poll() is not None, "every bead queued")
     finally:
         hold.unlink()

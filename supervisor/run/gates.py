@@ -103,9 +103,9 @@ class GatePool:
         with self._lock:
             return len(self._idle)
 
-    def known(self, commit: str, log: Path, beads: list[str]) -> GateRun | None:
+    def known(self, commit: str, log: Path, beads: list[str], tree: str | None = None) -> GateRun | None:
         """The verdict on ``commit`` without running anything: no gate, or its tree gated before."""
-        tree = gitops.tree_of(commit, self.root)
+        tree = tree or gitops.tree_of(commit, self.root)
         gate_run = GateRun(commit, tree, log, beads)
         if not self.gate or tree in self.green_trees:
             return gate_run.settle(True)
@@ -116,14 +116,15 @@ class GatePool:
 
     def start(self, commit: str, log: Path, beads: list[str]) -> GateRun | None:
         """A verdict on ``commit``: known, or a run started in a free worktree; None if none is free."""
-        known = self.known(commit, log, beads)
+        tree = gitops.tree_of(commit, self.root)
+        known = self.known(commit, log, beads, tree)
         if known is not None:
             return known
         with self._lock:
             if not self._idle:
                 return None
             index = self._idle.pop(0)
-        gate_run = GateRun(commit, gitops.tree_of(commit, self.root), log, beads)
+        gate_run = GateRun(commit, tree, log, beads)
         thread = threading.Thread(target=self._main, args=(gate_run, index), name=f"gate-{index}", daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()

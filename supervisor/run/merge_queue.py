@@ -91,6 +91,9 @@ class MergeQueue:
         self.landed: set[str] = read_landed(self.landed_log)
         """Commits this queue put on the target, in this run or an earlier one (to tell them from
         commits made by others)."""
+        self._heads: dict[tuple[str, int], str] = {}
+        self.batches: set[str] = set()
+        """Batch commits built in this run (their files are read per bead from its branch)."""
         self.checkout_lock = threading.Lock()
         """Held while the user's checkout is fast-forwarded, and by whoever compares its state
         (an attempt's checkout watch), so that a landing half-written is never taken for a change."""
@@ -128,12 +131,17 @@ class MergeQueue:
 
     # -- candidates -----------------------------------------------------------------------
     def head(self, bead: Bead) -> str:
+        """The head of the bead's branch, read once per attempt (a queued bead's branch stands still)."""
+        key = (bead.id, bead.attempts[-1].n if bead.attempts else 0)
+        if key in self._heads:
+            return self._heads[key]
         head = gitops.rev(f"refs/heads/{branch_name(bead.id)}", self.root)
         if head is None:
             raise BranchGone(
                 f"branch {branch_name(bead.id)} of {bead.id} is gone (deleted, or not in this clone); "
                 f"`mayor reopen {bead.id}` to redo it"
             )
+        self._heads[key] = head
         return head
 
     def landing_commit(self, bead_id: str) -> str | None:
@@ -159,10 +167,14 @@ class MergeQueue:
             current = gitops.commit_tree(merged.tree, [current, head], message, self.root)
         if len(beads) == 1:
             return current
-        return gitops.commit_tree(gitops.tree_of(current, self.root), [base, *heads], batch_message(beads), self.root)
+        batch = gitops.commit_tree(gitops.tree_of(current, self.root), [base, *heads], batch_message(beads), self.root)
+        self.batches.add(batch)
+        return batch
 
     def files(self, commit: str, bead: Bead) -> list[str]:
         """The files ``bead`` changed, as landed by ``commit`` (alone or in a batch)."""
+        if commit in self.batches:
+            return gitops.files_changed(f"{commit}^1", self.head(bead), self.root)
         if not gitops.rev(f"{commit}^2", self.root):
             return []
         if gitops.rev(f"{commit}^3", self.root) is None:

@@ -84,6 +84,8 @@ class Pipeline:
         """A landing the user's checkout blocked is tried again from this time (monotonic)."""
         self._shape: Shape | None = None
         self._skip: set[str] = set()
+        self._fresh: set[str] = set()
+        """Branch heads found not on the target yet."""
 
     def ready(self) -> bool:
         """A verdict can be acted on now (a known verdict needs no gate run to wake the thread)."""
@@ -316,11 +318,14 @@ class Pipeline:
             self._leave(group, bead_id)
             self.owner.gone(bead, str(gone))
             return None
+        if head in self._fresh:
+            return bead
         tip = gitops.ensure_branch_exists(ctx.opts.target, ctx.repo.root)
         if gitops.is_ancestor(head, tip, ctx.repo.root):
             self._leave(group, bead_id)
             self.owner.merged([bead], self.queue.landing_commit(bead.id) or tip, None)
             return None
+        self._fresh.add(head)  # not on the target: checked once, not at every look
         return bead
 
     def _leave(self, group: Group, bead_id: str) -> None:
