@@ -41,6 +41,9 @@ TESTS = "from shout import shout\n\n\ndef test_shout():\n    assert shout('hi') 
 # What a careful user writes, offline: each worktree gets its own .venv with the project installed
 # in editable mode (the README's recipe; --system-site-packages and --no-build-isolation only
 # because this machine has no package index for the tests to use).
+VENV_RUN_S = 400.0
+"""A hang guard for runs that make a virtualenv in every worktree (slots and each gate worktree):
+pip installs on a loaded two-core machine take minutes, never a claim about speed."""
 SETUP = (
     f"{sys.executable} -m venv --system-site-packages .venv && "
     ".venv/bin/python -m pip install -q --no-build-isolation --no-deps -e ."
@@ -119,7 +122,7 @@ def test_an_editable_install_in_the_users_venv_does_not_let_a_breaking_change_la
     add_bead(root, "good", agent="adds")
     add_bead(root, "bad", agent="breaks")
 
-    out = mayor(root, "sling", "-j", "2", "--max-attempts", "2", env=_activated(user))
+    out = mayor(root, "sling", "-j", "2", "--max-attempts", "2", env=_activated(user), timeout=VENV_RUN_S)
 
     assert out.returncode == 1, out.stdout + out.stderr
     assert bead(root, "good").status == "merged" and len(bead(root, "good").attempts) == 1
@@ -157,7 +160,7 @@ def test_the_trap_is_named_before_the_run_when_worktrees_have_no_environment_of_
     _configure(root, _agents(tmp_path), gate="python -m pytest -q -p no:cacheprovider")
     add_bead(root, "good", agent="adds")
 
-    out = mayor(root, "sling", env=_activated(user))
+    out = mayor(root, "sling", env=_activated(user), timeout=VENV_RUN_S)
 
     assert "imports shout from" in out.stderr and "outside the candidate" in out.stderr, out.stderr
     assert "setup =" in out.stderr
@@ -170,7 +173,7 @@ def test_a_setup_that_would_change_the_users_venv_fails_before_any_attempt(
     _configure(root, _agents(tmp_path), gate="python -m pytest -q", setup="pip install -q --no-deps -e .")
     add_bead(root, "good", agent="adds")
 
-    out = mayor(root, "sling", env=_activated(user))
+    out = mayor(root, "sling", env=_activated(user), timeout=VENV_RUN_S)
 
     assert out.returncode == 1 and "setup" in out.stderr and "virtualenv" in out.stderr, out.stderr
     assert bead(root, "good").attempts == []
