@@ -29,9 +29,9 @@ from supervisor.events import set_aside
 MAX_BATCH = 8
 BATCH_BELOW = 0.15
 """At or above this failure rate a candidate holds a single bead."""
-PASS_TARGET = 0.75
+PASS_TARGET = 0.7
 """Batches are sized so that one passes at least this often."""
-PRIOR_P, PRIOR_WEIGHT = 0.1, 5.0
+PRIOR_P, PRIOR_WEIGHT = 0.1, 2.0
 KEEP = 200
 
 
