@@ -280,7 +280,7 @@ def _evidence(
     spec: RemoteSpec, bead: Bead, path: Path, run_dir: Path, env: dict[str, str], emit: Emit, result: RemoteResult
 ) -> None:
     """What a local judge gathers in the worktree, gathered here: the verdict stays the supervisor's."""
-    if result.reason in ("interrupted", "cancelled", "budget", "stopped"):
+    if result.reason in ("interrupted", "cancelled", "budget", "stopped", "retry"):
         result.head = gitops.rev(f"refs/heads/{spec.branch}", path) or spec.base
     else:
         result.moved = evidence.back_on_branch(path, bead.id)
