@@ -60,11 +60,14 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClust
 
 
 @pytest.fixture
-def cluster(ray_cluster: LocalCluster) -> Iterator[Any]:
+def cluster(ray_cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The session's Ray cluster (``ray.cluster_utils.Cluster``), as it began: no attempt on it and
-    two one-CPU workers (put back after the test)."""
-    from tests.ray_helpers import tidy
+    two one-CPU workers (put back after the test). Drivers the test starts (``mayor sling``) keep
+    to loopback too: without ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` Ray swaps the head's
+    127.0.0.1 for the machine's outward address, where this cluster does not listen."""
+    from tests.ray_helpers import LOOPBACK_ENV, tidy
 
+    monkeypatch.setenv(*LOOPBACK_ENV)
     yield ray_cluster.cluster
     tidy(ray_cluster)
 

@@ -29,6 +29,8 @@ from tests.tools import absent
 ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = "127.0.0.1"
 WORKERS = 2
+LOOPBACK_ENV = ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+"""Without it a driver (or node) swaps a head's 127.0.0.1 for the machine's outward address."""
 RUN_S = 300.0
 """A hung run fails its test; Ray starts a worker process per attempt, which is slow on a busy machine."""
 
@@ -36,7 +38,7 @@ RUN_S = 300.0
 def node_env(home: Path) -> dict[str, str]:
     """What the nodes' processes (and the agents they start) see."""
     return {
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        LOOPBACK_ENV[0]: LOOPBACK_ENV[1],
         "HOME": str(home),
         "XDG_DATA_HOME": str(home / ".local" / "share"),
         "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
