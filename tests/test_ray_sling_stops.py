@@ -159,3 +159,31 @@ def test_a_worker_lost_mid_attempt_interrupts_it_and_the_bead_lands_once_from_an
     lost = [e["data"] for e in of(log, "agent_exited", "mr-l1") if e["attempt"] == 1]
     assert [d["reason"] for d in lost] == ["lost"], lost
     assert not [e for e in of(log, "usage", "mr-l1") if e["attempt"] == 1]  # nothing booked for the lost one
+
+
+def test_mayor_retry_stops_the_attempt_on_its_node_and_the_next_one_gets_the_note(
+    cluster: Any, mayor_repo: Path, tmp_path: Path
+) -> None:
+    slow = script(
+        tmp_path / "slow.sh",
+        """
+        if [ "$MAYOR_ATTEMPT" = 1 ]; then sleep 120; fi
+        cp "$MAYOR_FEEDBACK_FILE" got-feedback.txt && git add -A && git commit -qm "with the note"
+        """,
+    )
+    configure(mayor_repo, {"slow": slow})
+    use_ray(mayor_repo, cluster, max_attempts=1)  # a retry asked for is not counted
+    add_bead(mayor_repo, "mr-r1")
+    run = start_sling(mayor_repo, "-q")
+    try:
+        first = started(mayor_repo, "mr-r1")
+        said = mayor(mayor_repo, "retry", "mr-r1", "--note", "use the other approach")
+        assert said.returncode == 0, said.stderr
+        wait_for(lambda: process_gone(first["pid"]), "the first agent to stop on its node", RUN_S)
+    finally:
+        _, err = finish(run)
+    assert run.returncode == 0, err
+    retried = bead(mayor_repo, "mr-r1")
+    assert retried.status == "merged" and [a.outcome for a in retried.attempts] == ["retry_requested", "passed"]
+    assert "use the other approach" in git(mayor_repo, "show", "main:got-feedback.txt")
+    assert [e["data"]["reason"] for e in of(events(mayor_repo), "agent_exited", "mr-r1")] == ["retry", "exited"]
