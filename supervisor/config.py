@@ -276,6 +276,8 @@ gate_retries = 1       # a failed gate runs again on the same tree (a pass then 
 queue = "auto"         # batch and speculate as the measured failure rate allows; "serial": one at a time
 # max_parallel_gates = 2 # gate runs at once (default: the number of CPUs, 2 to 8)
 id_prefix = "mr"
+executor = "local"     # where attempts run; "ray": on a Ray cluster (pip install 'mayor[ray]')
+# ray_address = "HEAD:6379" # executor = "ray": the cluster's head (unset: RAY_ADDRESS, else a local Ray)
 
 # Agents. "builtin" (the Claude agent, needs ANTHROPIC_API_KEY), "claude-code" and "codex"
 # work without an entry (agent = "claude-code" is enough); add one only to set a model, limits
@@ -290,6 +292,7 @@ id_prefix = "mr"
 # [agents.script]
 # kind = "command"
 # command = "./scripts/agent.sh"
+# ray_resources = {{num_cpus = 2}} # executor = "ray": what one attempt reserves on its node (1 CPU)
 
 [budget]
 # usd = 20.0        # stop slinging new beads past this spend

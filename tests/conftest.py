@@ -5,12 +5,13 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from tests.fake_anthropic import FakeAnthropic
+    from tests.ray_helpers import LocalCluster
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 GASTOWN = SHARED / "fixtures" / "gastown-beads"
@@ -38,6 +39,37 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 def git(cwd: Path, *args: str) -> str:
     out = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
     return out.stdout.strip()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the mark
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on the session's Ray cluster run on one xdist worker (``--dist loadgroup``), so
+    the suite starts one cluster, not one per worker."""
+    for item in items:
+        if "ray_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("ray"))
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """One real local Ray cluster for the session (tests/ray_helpers.py); skipped without Ray."""
+    from tests.ray_helpers import local_cluster
+
+    with local_cluster(tmp_path_factory.mktemp("ray-home")) as made:
+        yield made
+
+
+@pytest.fixture
+def cluster(ray_cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The session's Ray cluster (``ray.cluster_utils.Cluster``), as it began: no attempt on it and
+    two one-CPU workers (put back after the test). Drivers the test starts (``mayor sling``) keep
+    to loopback too: without ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` Ray swaps the head's
+    127.0.0.1 for the machine's outward address, where this cluster does not listen."""
+    from tests.ray_helpers import LOOPBACK_ENV, tidy
+
+    monkeypatch.setenv(*LOOPBACK_ENV)
+    yield ray_cluster.cluster
+    tidy(ray_cluster)
 
 
 @pytest.fixture

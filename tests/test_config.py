@@ -113,6 +113,18 @@ def test_the_default_config_loads_and_matches_the_defaults(tmp_path: Path) -> No
     assert "claude-code" not in tomllib.loads(path.read_text()).get("agents", {})
 
 
+def test_the_default_config_shows_the_executor_and_the_ray_lines_load_uncommented(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    text = render_default("main")
+    assert 'executor = "local"' in text
+    for line in ("# ray_address = ", "# [agents.script]", "# kind = ", "# command = ", "# ray_resources = "):
+        text = text.replace(line, line.removeprefix("# "))
+    path.write_text(text.replace('executor = "local"', 'executor = "ray"'))
+    config = load_config(path)
+    assert (config.executor, config.ray_address) == ("ray", "HEAD:6379")
+    assert config.agents["script"].ray_resources == {"num_cpus": 2}
+
+
 def test_the_default_config_of_a_python_project_sets_up_a_venv(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(render_default("main", "python -m venv .venv && .venv/bin/pip install -q -e '.'"))

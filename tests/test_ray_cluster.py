@@ -1,23 +1,17 @@
-"""Attempts on a real local Ray cluster: a head with no CPUs and two worker nodes, all on 127.0.0.1.
+"""The executor on a real local Ray cluster: a head with no CPUs and two worker nodes, all on 127.0.0.1.
 
-One cluster serves the module (starting one takes ~15 s). Every address stays on loopback:
-``node_ip_address="127.0.0.1"`` on each node and on the driver, and
-``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` in the environment the nodes inherit. The nodes' git has
-the tests' pinned identity and no access to the developer's config. Skipped without Ray (failed
-under ``CI=true``: CI installs the ``ray`` extra).
+The cluster is the session's (``cluster`` in tests/conftest.py, tests/ray_helpers.py), this
+process one of its drivers. Skipped without Ray (failed under ``CI=true``: CI installs the
+``ray`` extra).
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import os
 import pickle
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,62 +19,13 @@ import pytest
 
 from supervisor.run import remote
 from supervisor.run.ray_executor import Handle, Poll, RayExecutor
+from tests.ray_helpers import LOOPBACK, ROOT, LocalCluster, kill_group, workers, zombie_or_gone
 from tests.test_ray_remote import WRITE_AND_COMMIT, git, make_spec
-from tests.tools import absent
-
-ROOT = Path(__file__).resolve().parents[1]
-LOOPBACK = "127.0.0.1"
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if importlib.util.find_spec("ray") is None:  # not imported yet: ray reads its environment on import
-        absent("ray is not installed: pip install -e '.[ray]'")
-    home = tmp_path_factory.mktemp("ray-home")
-    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
-    env = {
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        "HOME": str(home),
-        "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        **{
-            f"GIT_{who}_{what}": value
-            for who in ("AUTHOR", "COMMITTER")
-            for what, value in (("NAME", "Mayor Test"), ("EMAIL", "test@mayor.invalid"))
-        },
-    }
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        from ray._private import ray_constants
-        from ray.cluster_utils import Cluster
-
-        ray_constants.ENABLE_RAY_CLUSTER = (
-            False  # as the variable says, should ray have been imported before it was set
-        )
-        head = {"num_cpus": 0, "node_ip_address": LOOPBACK, "include_dashboard": False}
-        made = Cluster(initialize_head=True, head_node_args=head)
-        try:
-            for _ in range(2):
-                made.add_node(num_cpus=1, node_ip_address=LOOPBACK)
-            made.wait_for_nodes()
-            RayExecutor(made.address, node_ip_address=LOOPBACK).connect()
-            yield made
-        finally:
-            import ray
-
-            ray.shutdown()
-            made.shutdown()
 
 
 @pytest.fixture
 def executor(cluster: Any, tmp_path: Path) -> RayExecutor:
     return RayExecutor(cluster.address, workdir=str(tmp_path / "nodes"), node_ip_address=LOOPBACK)
-
-
-def workers(cluster: Any) -> set[str]:
-    return {node.node_id for node in cluster.worker_nodes}
 
 
 def until_started(executor: RayExecutor, handle: Handle, deadline: float = 60.0) -> tuple[dict[str, Any], Poll]:
@@ -137,12 +82,13 @@ def test_a_cancelled_attempt_stops_its_agent_on_the_node(executor: RayExecutor, 
     poll = executor.wait(handle, 30)
     executor.release(handle)
     assert poll.result is not None and poll.result.reason == "cancelled"
-    assert not Path(f"/proc/{started['pid']}").exists() or _zombie(started["pid"])
+    assert not Path(f"/proc/{started['pid']}").exists() or zombie_or_gone(started["pid"])
 
 
-def test_a_node_lost_mid_attempt_makes_the_attempt_lost(executor: RayExecutor, cluster: Any, git_repo: Path) -> None:
-    doomed = cluster.add_node(num_cpus=1, node_ip_address=LOOPBACK, resources={"doomed": 1})
-    cluster.wait_for_nodes()
+def test_a_node_lost_mid_attempt_makes_the_attempt_lost(
+    executor: RayExecutor, cluster: Any, ray_cluster: LocalCluster, git_repo: Path
+) -> None:
+    doomed = ray_cluster.add_worker(resources={"doomed": 1})
     spec = make_spec(git_repo, "sleep 60", bead_id="mr-d1")
     handle = executor.submit(spec, remote.ship(git_repo, spec.base, spec.branch), {"resources": {"doomed": 1}})
     started, _ = until_started(executor, handle)
@@ -153,7 +99,7 @@ def test_a_node_lost_mid_attempt_makes_the_attempt_lost(executor: RayExecutor, c
         assert poll.lost and poll.result is None, poll
         assert time.monotonic() - begun < 60
     finally:  # on a real node the machine is gone; here the agent's own session outlives its raylet
-        _kill_group(started["pid"])
+        kill_group(started["pid"])
     assert executor.find(spec.repo_id, "mr-d1", 1) is None
 
 
@@ -201,15 +147,3 @@ def test_a_supervisor_killed_and_restarted_finds_its_attempt(
     assert git(git_repo, "log", "--format=%s", f"main..{spec.branch}") == "node work"
     executor.release(handle)
     assert executor.find(spec.repo_id, bead_id, 1) is None
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)

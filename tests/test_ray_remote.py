@@ -143,6 +143,14 @@ def test_concurrent_attempts_on_one_node_take_separate_worktrees(git_repo: Path,
     assert git(git_repo, "show", f"{spec.branch}:where.txt").endswith(f"slot-{held}")
 
 
+def test_the_attempts_on_a_node_share_its_rate_limiter(git_repo: Path, tmp_path: Path) -> None:
+    node, seen = tmp_path / "node", tmp_path / "limiters"
+    for bead_id in ("mr-l1", "mr-l2"):
+        spec = make_spec(git_repo, f'echo "$MAYOR_LIMITER_DIR" >> {seen}', bead_id=bead_id)
+        remote.run_remote_attempt(spec, remote.ship(git_repo, spec.base, spec.branch), node, Events())
+    assert seen.read_text().splitlines() == [str(node / spec.repo_id / "limiter")] * 2
+
+
 def test_the_spec_comes_from_the_run_folder_and_the_files_go_back_into_it(git_repo: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "runs" / BEAD_ID / "2"
     run_dir.mkdir(parents=True)

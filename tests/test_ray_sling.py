@@ -1,5 +1,5 @@
 """``mayor sling --executor ray`` end to end on a real local Ray cluster (a head with no CPUs and two
-workers, all on 127.0.0.1, one cluster for the module; see tests/test_ray_cluster.py).
+workers, all on 127.0.0.1: the session's, see tests/ray_helpers.py).
 
 ``mayor sling`` runs as the installed console script; agents are bash scripts; beads land through
 the real merge queue. Skipped without Ray (failed under ``CI=true``).
@@ -7,17 +7,13 @@ the real merge queue. Skipped without Ray (failed under ``CI=true``).
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from tests.ray_helpers import RUN_S, require_ray, workers
 from tests.sling_helpers import (
     add_bead,
     bead,
@@ -32,12 +28,6 @@ from tests.sling_helpers import (
     start_sling,
     wait_for,
 )
-from tests.tools import absent
-
-ROOT = Path(__file__).resolve().parents[1]
-LOOPBACK = "127.0.0.1"
-RUN_S = 300.0
-"""A hung run fails its test; Ray starts a worker process per attempt, which is slow on a busy machine."""
 
 AGENT = """
 if [ "$MAYOR_BEAD_ID" = mr-bad ]; then echo "this one always fails" >&2; exit 3; fi
@@ -48,43 +38,6 @@ git commit -qm "work on $MAYOR_BEAD_ID"
 """
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if importlib.util.find_spec("ray") is None:
-        absent("ray is not installed: pip install -e '.[ray]'")
-    home = tmp_path_factory.mktemp("ray-home")
-    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
-    env = {
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        "HOME": str(home),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        **{
-            f"GIT_{who}_{what}": value
-            for who in ("AUTHOR", "COMMITTER")
-            for what, value in (("NAME", "Mayor Test"), ("EMAIL", "test@mayor.invalid"))
-        },
-    }
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        from ray._private import ray_constants
-        from ray.cluster_utils import Cluster
-
-        ray_constants.ENABLE_RAY_CLUSTER = False
-        head = {"num_cpus": 0, "node_ip_address": LOOPBACK, "include_dashboard": False}
-        made = Cluster(initialize_head=True, head_node_args=head)
-        try:
-            for _ in range(2):
-                made.add_node(num_cpus=1, node_ip_address=LOOPBACK)
-            made.wait_for_nodes()
-            yield made
-        finally:
-            made.shutdown()
-
-
 def agent(tmp_path: Path, sleep: float = 0) -> Path:
     return script(tmp_path / "agent.sh", AGENT.format(sleep=sleep))
 
@@ -92,6 +45,11 @@ def agent(tmp_path: Path, sleep: float = 0) -> Path:
 def ray_repo(root: Path, tmp_path: Path, cluster: Any, *, max_attempts: int = 3, sleep: float = 0) -> Path:
     """``root`` set up for ``--executor ray`` through its config (the flags are tested apart)."""
     configure(root, {"script": agent(tmp_path, sleep)})
+    return use_ray(root, cluster, max_attempts)
+
+
+def use_ray(root: Path, cluster: Any, max_attempts: int = 3) -> Path:
+    """``root``'s config (as ``configure`` wrote it) set to run on ``cluster``, ``max_attempts`` each."""
     config = root / ".mayor" / "config.toml"
     lines = config.read_text().replace('target = "main"', f'target = "main"\nmax_attempts = {max_attempts}')
     config.write_text(lines.replace("slots = 2", f'slots = 2\nexecutor = "ray"\nray_address = "{cluster.address}"'))
@@ -102,10 +60,6 @@ def nodes_of(root: Path, bead_id: str) -> tuple[str, str]:
     """The ``MAYOR_NODE`` and working folder the bead's agent wrote, as landed on main."""
     node, cwd = git(root, "show", f"main:node-{bead_id}.txt").splitlines()
     return node, cwd
-
-
-def workers(cluster: Any) -> set[str]:
-    return {node.node_id for node in cluster.worker_nodes}
 
 
 def test_sling_on_ray_lands_every_bead_once_through_both_workers(
@@ -230,8 +184,7 @@ def test_stopping_the_supervisor_stops_the_agents_on_the_nodes(cluster: Any, may
 
 
 def test_a_head_nobody_answers_at_is_said_at_once(mayor_repo: Path, tmp_path: Path) -> None:
-    if importlib.util.find_spec("ray") is None:
-        absent("ray is not installed: pip install -e '.[ray]'")
+    require_ray()
     configure(mayor_repo, {"script": agent(tmp_path)})
     add_bead(mayor_repo, "mr-u1")
     out = sling(mayor_repo, "-q", "--executor", "ray", "--ray-address", "127.0.0.1:1", timeout=60)

@@ -20,10 +20,10 @@ from supervisor.output import say
 from supervisor.prompts import bead_fields, render
 from supervisor.run import evidence, outcomes
 from supervisor.run.agentproc import AgentProcess, StopReason
-from supervisor.run.beadstate import begin_attempt, current, end_attempt, modify
+from supervisor.run.beadstate import begin_attempt, current, modify
 from supervisor.run.checkout_watch import CheckoutState, record, state_of, touched
 from supervisor.run.context import RunContext
-from supervisor.run.control import clear_request, retry_requested, take_note
+from supervisor.run.control import retry_requested, take_note
 from supervisor.run.hooks import agent_git_env
 from supervisor.run.judge import judge
 from supervisor.run.outcomes import Failure, last_counted
@@ -83,16 +83,10 @@ class AttemptRunner:
         report = account(ctx, bead, agent)
         try:
             ctx.pool.unlock(self.slot)  # its process group is gone: a git lock it left would stop everything after
-            if exit_.reason in ("interrupted", "budget") or stopped_by_run_budget(ctx, agent, report):
-                outcomes.interrupted(ctx, bead.id)
-            elif exit_.reason == "retry":
-                clear_request(ctx.repo, bead.id)
-                ctx.events.emit(EventType.RETRIED, bead.id, n, outcome="retry_requested", error="retried by the user")
-                modify(ctx.store, bead.id, lambda b: end_attempt(b, "retry_requested", "stopped by `mayor retry`"))
-            elif exit_.reason == "cancelled":
-                ctx.events.emit(EventType.CANCELLED, bead.id, n)
-                modify(ctx.store, bead.id, lambda b: end_attempt(b, "cancelled", "cancelled by the user"))
-            else:
+            reason = exit_.reason
+            if reason not in ("interrupted", "budget") and stopped_by_run_budget(ctx, agent, report):
+                reason = "budget"
+            if not outcomes.stopped(ctx, bead.id, n, reason):
                 judge(ctx, bead, path, exit_, self.slot, report, self._env(bead, n, agent.run_dir, path))
                 outcomes.passed(ctx, bead.id, n, report)
         except Failure as failure:

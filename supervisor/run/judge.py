@@ -4,10 +4,15 @@
 for the next attempt, or returns when the work may go to the queue. Order: back on the bead's
 branch, the target restored, leftovers committed; then timeout/idle, a failed exit, conflict
 markers, no change, and the acceptance checks run by the supervisor.
+
+A remote attempt (:mod:`supervisor.run.remote_attempt`) gathers that evidence on its node and is
+judged by the same public parts: :func:`rule` (up to the checks) and :func:`checks_failed`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from beads.models import Bead
@@ -31,28 +36,48 @@ def judge(ctx: RunContext, bead: Bead, path: Path, exit_: Exit, slot: int, repor
     restored = ctx.guard.restore(path, started, bead.id)
     if not bead.report_only and evidence.commit_leftovers(path, bead, n):
         ctx.events.emit(EventType.COMMITTED_LEFTOVERS, bead.id, n)
-    _exit_failures(ctx, exit_, report, evidence.tail(run_dir / "agent.log"))
-    report.problems += [p for p in (moved, restored) if p]
-    markers = evidence.conflict_markers(path, ctx.opts.target)
-    if markers:
-        raise Failure(
-            "conflict",
-            f"conflict markers remain in {', '.join(markers)}",
-            f"Conflict markers (<<<<<<< / >>>>>>>) remain in: {', '.join(markers)}. "
-            "Resolve them, keeping both sides' intent, and commit.",
-        )
-    if not bead.report_only and not _has_work(ctx, branch_name(bead.id), run_dir):
-        raise Failure(
-            "no_change",
-            "the agent made no commit and left no change",
-            "Your last attempt made no change at all. Do the work and commit it.",
-        )
+    markers = partial(evidence.conflict_markers, path, ctx.opts.target)
+    rule(ctx, bead, exit_, report, evidence.tail(run_dir / "agent.log"), [moved, restored], markers)
     run_checks(ctx, bead, path, run_dir, env)
     if not gitops.dirty(path, untracked=True):  # the checks wrote nothing: the next bead may skip the clean
         ctx.state.mark_clean(slot)
 
 
-def _exit_failures(ctx: RunContext, exit_: Exit, report: Report, log_tail: str) -> None:
+def rule(
+    ctx: RunContext,
+    bead: Bead,
+    exit_: Exit,
+    report: Report,
+    log_tail: str,
+    problems: Sequence[str | None],
+    markers: Callable[[], Sequence[str]],
+) -> None:
+    """The verdict on the evidence up to the acceptance checks, wherever it was gathered (here, or on
+    a Ray node): a timeout or idle agent, a failed exit, conflict markers left, no work at all.
+
+    ``problems`` (what the agent got wrong and was put right: left its branch, moved the target)
+    go on the report. ``markers`` names the files whose changes hold conflict markers (asked only
+    once the exit passed: locally it runs ``git diff``)."""
+    exit_failures(ctx, exit_, report, log_tail)
+    report.problems += [p for p in problems if p]
+    found = list(markers())
+    if found:
+        raise Failure(
+            "conflict",
+            f"conflict markers remain in {', '.join(found)}",
+            f"Conflict markers (<<<<<<< / >>>>>>>) remain in: {', '.join(found)}. "
+            "Resolve them, keeping both sides' intent, and commit.",
+        )
+    if not bead.report_only and not has_work(ctx, branch_name(bead.id), ctx.repo.run_dir(bead.id, current(bead).n)):
+        raise Failure(
+            "no_change",
+            "the agent made no commit and left no change",
+            "Your last attempt made no change at all. Do the work and commit it.",
+        )
+
+
+def exit_failures(ctx: RunContext, exit_: Exit, report: Report, log_tail: str) -> None:
+    """A :class:`Failure` for an agent killed by its wall or idle timeout, or that exited non-zero or said it failed."""
     if exit_.reason == "timeout" or exit_.reason == "idle":
         limit = ctx.opts.timeout if exit_.reason == "timeout" else ctx.opts.idle_timeout
         what = "ran past its wall timeout" if exit_.reason == "timeout" else "was idle (no output, no file change)"
@@ -70,7 +95,7 @@ def _exit_failures(ctx: RunContext, exit_: Exit, report: Report, log_tail: str) 
         )
 
 
-def _has_work(ctx: RunContext, branch: str, run_dir: Path) -> bool:
+def has_work(ctx: RunContext, branch: str, run_dir: Path) -> bool:
     """The branch holds commits the target lacks, or this attempt made commits (that another
     bead's landing already carried onto the target: the queue then records it as landed)."""
     root = ctx.repo.root
@@ -88,6 +113,11 @@ def run_checks(ctx: RunContext, bead: Bead, path: Path, run_dir: Path, env: dict
     for r in results:
         kind = EventType.CHECK_PASSED if r.passed else EventType.CHECK_FAILED
         ctx.events.emit(kind, bead.id, n, check=r.command, code=r.code)
+    checks_failed(results)
+
+
+def checks_failed(results: Sequence[evidence.CheckResult]) -> None:
+    """A :class:`Failure` naming every acceptance check that failed (with its output's end), if one did."""
     failed = [r for r in results if not r.passed]
     if failed:
         lines = [

@@ -14,8 +14,10 @@ from beads.models import Attempt, Bead, Outcome, Result, now
 from supervisor import gitops
 from supervisor.agents import Report
 from supervisor.events import EventType
+from supervisor.run.agentproc import ExitReason
 from supervisor.run.beadstate import current, end_attempt, modify
 from supervisor.run.context import RunContext
+from supervisor.run.control import clear_request
 from supervisor.run.worktrees import branch_name
 
 
@@ -74,6 +76,23 @@ def interrupted(ctx: RunContext, bead_id: str) -> None:
     stop = ctx.state.budget_stop
     why = f"stopped by the budget: {stop}" if stop else "the supervisor was stopped"
     modify(ctx.store, bead_id, lambda b: end_attempt(b, "interrupted", why))
+
+
+def stopped(ctx: RunContext, bead_id: str, n: int, reason: ExitReason) -> bool:
+    """End an attempt the supervisor stopped (Ctrl-C, the budget, ``mayor retry``, ``mayor cancel``)
+    without a verdict, wherever it ran; False when ``reason`` is no such stop (judge it then)."""
+    if reason in ("interrupted", "budget"):
+        interrupted(ctx, bead_id)
+    elif reason == "retry":
+        clear_request(ctx.repo, bead_id)
+        ctx.events.emit(EventType.RETRIED, bead_id, n, outcome="retry_requested", error="retried by the user")
+        modify(ctx.store, bead_id, lambda b: end_attempt(b, "retry_requested", "stopped by `mayor retry`"))
+    elif reason == "cancelled":
+        ctx.events.emit(EventType.CANCELLED, bead_id, n)
+        modify(ctx.store, bead_id, lambda b: end_attempt(b, "cancelled", "cancelled by the user"))
+    else:
+        return False
+    return True
 
 
 def merged(ctx: RunContext, bead: Bead, n: int | None, commit: str, files: list[str] | None = None) -> None:

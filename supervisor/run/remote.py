@@ -14,6 +14,7 @@ On a node, under ``workdir/<repo id>/``::
     clone.lock           flock: fetches, ref updates and worktree admin, one attempt at a time
     worktrees/slot-N     reused worktrees (the local run's Pool); slot-N.lock is held by the
                          attempt working there (the kernel drops it if the node's process dies)
+    limiter/             the built-in agent's shared rate limiter, for every attempt on this node
     runs/<bead>/<n>/     the attempt's run folder: agent.log, agent.json, exit_status, result.json...
     runs/<bead>/<n>/site/.mayor/events.jsonl   what the agent's ``mayor emit`` wrote (forwarded)
 """
@@ -251,7 +252,7 @@ def _attempt(
     switch_s: float,
 ) -> RemoteResult:
     path, run_dir = where.path, where.run_dir
-    env = _agent_env(spec, bead, run_dir, path, node, where.pool.port(where.slot))
+    env = _agent_env(spec, bead, where, node)
     if spec.merge_target:
         run(["git", "merge", "-q", "--no-edit", spec.base], path, check=False)
     agent = AgentProcess.start(spec.command, path, run_dir, env, {"slot": where.slot, "node": node})
@@ -280,7 +281,7 @@ def _evidence(
     spec: RemoteSpec, bead: Bead, path: Path, run_dir: Path, env: dict[str, str], emit: Emit, result: RemoteResult
 ) -> None:
     """What a local judge gathers in the worktree, gathered here: the verdict stays the supervisor's."""
-    if result.reason in ("interrupted", "cancelled", "budget", "stopped"):
+    if result.reason in ("interrupted", "cancelled", "budget", "stopped", "retry"):
         result.head = gitops.rev(f"refs/heads/{spec.branch}", path) or spec.base
     else:
         result.moved = evidence.back_on_branch(path, bead.id)
@@ -297,8 +298,10 @@ def _evidence(
         result.bundle = _bundle(path, [f"refs/heads/{spec.branch}", f"^{spec.base}"])
 
 
-def _agent_env(spec: RemoteSpec, bead: Bead, run_dir: Path, path: Path, node: str, port: int) -> dict[str, str]:
-    """The supervisor's environment for the agent, its paths replaced by this node's."""
+def _agent_env(spec: RemoteSpec, bead: Bead, where: _Where, node: str) -> dict[str, str]:
+    """The supervisor's environment for the agent, its paths replaced by this node's. The built-in
+    agent's rate limiter is the node's (one folder for every attempt of the repository here)."""
+    run_dir, path = where.run_dir, where.path
     site = run_dir / "site"
     (site / ".mayor" / "state").mkdir(parents=True, exist_ok=True)
     (run_dir / "bead.json").write_text(bead.to_json())
@@ -314,8 +317,8 @@ def _agent_env(spec: RemoteSpec, bead: Bead, run_dir: Path, path: Path, node: st
         "MAYOR_ROOT": str(site),
         "MAYOR_WORKTREE": str(path),
         "MAYOR_CONTEXT_FILE": str(site / ".mayor" / "state" / "context.md"),
-        "MAYOR_LIMITER_DIR": str(site / ".mayor" / "state" / "limiter"),
-        "MAYOR_PORT": str(port),
+        "MAYOR_LIMITER_DIR": str(where.home / "limiter"),
+        "MAYOR_PORT": str(where.pool.port(where.slot)),
         "MAYOR_NODE": node,
         "MAYOR_TARGET": spec.target,
     }

@@ -34,10 +34,10 @@ from supervisor.errors import CommandError, MayorError
 from supervisor.events import EventType
 from supervisor.run import outcomes
 from supervisor.run.agentproc import AgentProcess, Exit, StopReason
-from supervisor.run.beadstate import current, end_attempt, modify
+from supervisor.run.beadstate import current
 from supervisor.run.context import RunContext
 from supervisor.run.hooks import agent_git_env
-from supervisor.run.judge import _exit_failures, _has_work
+from supervisor.run.judge import checks_failed, rule
 from supervisor.run.outcomes import Failure, last_counted
 from supervisor.run.ray_executor import Handle, Poll, actor_name
 from supervisor.run.remote import RemoteResult, receive, repo_id, ship, spec_from_run_dir, write_back
@@ -172,12 +172,10 @@ class RemoteAttempt:
             if result.error:
                 raise Failure("setup_failed", f"the attempt could not run on node {result.node}: {result.error}")
             receive(ctx.repo.root, result, branch_name(bead.id))
-            if result.reason in ("interrupted", "budget") or stopped_by_run_budget(ctx, books, report):
-                outcomes.interrupted(ctx, bead.id)
-            elif result.reason == "cancelled":
-                ctx.events.emit(EventType.CANCELLED, bead.id, n)
-                modify(ctx.store, bead.id, lambda b: end_attempt(b, "cancelled", "cancelled by the user"))
-            else:
+            reason = result.reason
+            if reason not in ("interrupted", "budget") and stopped_by_run_budget(ctx, books, report):
+                reason = "budget"
+            if not outcomes.stopped(ctx, bead.id, n, reason):
                 judge_remote(ctx, bead, result, report)
                 outcomes.passed(ctx, bead.id, n, report)
         except Failure as failure:
@@ -192,30 +190,9 @@ def judge_remote(ctx: RunContext, bead: Bead, result: RemoteResult, report: Repo
 
     The branch check, leftovers and checks ran on the node (their events are forwarded already);
     the target guard has nothing to restore (the node's target is its clone's copy)."""
-    n = current(bead).n
-    _exit_failures(ctx, Exit(result.code, result.reason, result.detail), report, result.log_tail)
-    report.problems += [result.moved] if result.moved else []
-    if result.markers:
-        raise Failure(
-            "conflict",
-            f"conflict markers remain in {', '.join(result.markers)}",
-            f"Conflict markers (<<<<<<< / >>>>>>>) remain in: {', '.join(result.markers)}. "
-            "Resolve them, keeping both sides' intent, and commit.",
-        )
-    if not bead.report_only and not _has_work(ctx, branch_name(bead.id), ctx.repo.run_dir(bead.id, n)):
-        raise Failure(
-            "no_change",
-            "the agent made no commit and left no change",
-            "Your last attempt made no change at all. Do the work and commit it.",
-        )
-    failed = [c for c in result.checks if not c.passed]
-    if failed:
-        lines = [
-            f"Acceptance check failed: `{c.command}` ({c.text}) exited {c.code}:\n{c.output[-2000:]}" for c in failed
-        ]
-        raise Failure(
-            "check_failed", f"{len(failed)} acceptance check(s) failed: {failed[0].command}", "\n\n".join(lines)
-        )
+    exit_ = Exit(result.code, result.reason, result.detail)
+    rule(ctx, bead, exit_, report, result.log_tail, [result.moved], lambda: result.markers)
+    checks_failed(result.checks)
 
 
 def node_seen(ctx: RunContext, bead_id: str, n: int) -> int:
