@@ -279,11 +279,11 @@ class Pipeline:
             if group.fixed and chosen:
                 continue
             beads = self._eligible(group, ahead | {b.id for b in chosen})
-            if beads is None:
+            if beads is None or (chosen and _risky(beads[0])):
                 continue
             self.pending.remove(group)
-            if group.fixed:
-                return beads, True
+            if group.fixed or _risky(beads[0]):
+                return beads, group.fixed
             chosen += beads
             if len(chosen) >= size:
                 break
@@ -404,3 +404,9 @@ def unlanded_deps(ctx: RunContext, bead: Bead, ahead: set[str]) -> tuple[bool, l
         else:
             never.append(f"{dep_id} ({dep.status})")
     return pending, never
+
+
+def _risky(bead: Bead) -> bool:
+    """Its last attempt failed the gate: it is gated alone, so that it cannot sink a batch."""
+    counted = [a for a in bead.attempts if a.outcome not in (None, "interrupted", "passed")]
+    return bool(counted) and counted[-1].outcome == "gate_failed"
