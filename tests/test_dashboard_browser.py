@@ -144,15 +144,26 @@ def test_the_merge_queue_shows_the_candidates_gated_now_with_their_beads(
     with supervisor_lock(mayor_repo), Dashboard(Repo(mayor_repo), port=0) as dash:
         page = open_page(browser, dash.url)
         page.locator("#gating li").first.wait_for(timeout=10_000)
-        candidates = page.locator("#gating li")
-        assert candidates.count() == 2
-        first, second = candidates.nth(0), candidates.nth(1)
-        assert first.get_attribute("data-candidate") == "c" * 40
-        assert [a.inner_text() for a in first.locator("a").all()] == ["g1", "g2"]  # a batch: its beads together
-        assert [a.inner_text() for a in second.locator("a").all()] == ["g3"]
-        assert "speculative" in second.inner_text() and "speculative" not in first.inner_text()
-        assert [li.get_attribute("data-bead") for li in page.locator("#waiting li").all()] == ["g4"]
-        assert page.locator("#shape").inner_text() == "batch 2 · depth 2 · failure rate 0.05"
-        assert "2 gate runs for 0 landed" in page.locator("#queue-tally").inner_text()
-        page.locator("#queue").screenshot(path=str(artifacts / "dashboard-queue.png"))
+        # the section is drawn again each second (the gates' times): read it in one go, never across a redraw
+        seen = page.evaluate(
+            """() => ({
+                candidates: [...document.querySelectorAll('#gating li')].map(li => ({
+                    candidate: li.dataset.candidate,
+                    beads: [...li.querySelectorAll('a')].map(a => a.innerText),
+                    text: li.innerText,
+                })),
+                waiting: [...document.querySelectorAll('#waiting li')].map(li => li.dataset.bead),
+                shape: document.querySelector('#shape').innerText,
+                tally: document.querySelector('#queue-tally').innerText,
+            })"""
+        )
+        first, second = seen["candidates"]
+        assert first["candidate"] == "c" * 40
+        assert first["beads"] == ["g1", "g2"]  # a batch: its beads together
+        assert second["beads"] == ["g3"]
+        assert "speculative" in second["text"] and "speculative" not in first["text"]
+        assert seen["waiting"] == ["g4"]
+        assert seen["shape"] == "batch 2 · depth 2 · failure rate 0.05"
+        assert "2 gate runs for 0 landed" in seen["tally"]
+        page.screenshot(path=str(artifacts / "dashboard-queue.png"), full_page=True)
         assert page.errors == []
