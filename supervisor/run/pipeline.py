@@ -92,8 +92,15 @@ class Pipeline:
         return bool(self.window) and self.window[0].gate.finished.is_set() and time.monotonic() >= self.retry_at
 
     def add(self, bead_id: str) -> None:
-        if bead_id not in self._ids():
-            self.pending.append(Group([bead_id]))
+        """A bead to land: behind the others, but a bead back after failing the gate goes first (it
+        is gated alone, and the sooner it is judged the sooner its agent hears)."""
+        if bead_id in self._ids():
+            return
+        try:
+            first = _risky(self.ctx.store.get(bead_id))
+        except MayorError:
+            first = False
+        self.pending.insert(0 if first else len(self.pending), Group([bead_id]))
 
     def _ids(self) -> set[str]:
         return {i for g in self.pending for i in g.ids} | {b.id for c in self.window for b in c.beads}
