@@ -75,7 +75,7 @@ SLEEP_AGENT = """\
 set -eu
 mkdir -p out
 echo "$MAYOR_BEAD_ID attempt $MAYOR_ATTEMPT" > "out/$MAYOR_BEAD_ID"
-if grep -qx "$MAYOR_BEAD_ID" {bad_ids}; then
+if grep -qx "$MAYOR_BEAD_ID" "{bad_ids}"; then
   mkdir -p bad
   echo "$MAYOR_BEAD_ID is bad (attempt $MAYOR_ATTEMPT)" > "bad/$MAYOR_BEAD_ID"
 fi
@@ -83,14 +83,14 @@ fi
 REAL_AGENT = """\
 set -eu
 name="f_$MAYOR_BEAD_ID" expect='text'
-if grep -qx "$MAYOR_BEAD_ID" {bad_ids}; then name="bad_$MAYOR_BEAD_ID" expect='text[::-1]'; fi
+if grep -qx "$MAYOR_BEAD_ID" "{bad_ids}"; then name="bad_$MAYOR_BEAD_ID" expect='text[::-1]'; fi
 cat > "src/qbench/features/$name.py" <<EOF
 # $MAYOR_BEAD_ID, attempt $MAYOR_ATTEMPT
 from qbench import codec
 
 
 def check() -> bool:
-    text = "ab" * ${{#MAYOR_BEAD_ID}} + "$MAYOR_BEAD_ID"
+    text = "aab$MAYOR_BEAD_ID" * 100
     return codec.rle_decode(codec.rle_encode(text)) == $expect
 EOF
 """
