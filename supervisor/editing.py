@@ -55,16 +55,25 @@ def update(
     return sorted(changes)
 
 
-def cancel(store: Store, bead_id: str) -> str | None:
+def cancel(store: Store, bead_id: str, *, landing_on: tuple[Path, str] | None = None) -> str | None:
     """Cancel a bead not landed yet; its status before, or None if it was already cancelled.
 
-    A running supervisor stops a bead in play at its next poll."""
+    A running supervisor stops a bead in play at its next poll. A bead the merge queue is landing
+    right now is refused (:mod:`supervisor.run.journal`): the cancel either wins or is refused.
+    ``landing_on`` (the repository root and the target branch) tells a landing journal that a
+    stopped run left from a live one."""
     with store.edit() as tx:
         bead = tx.get(bead_id)
         if bead.landed:
             raise MayorError(f"{bead_id} has already landed ({bead.status}); nothing to cancel")
         if bead.status == "cancelled":
             return None
+        if bead.status == "queued":  # only a queued bead is ever landed
+            from supervisor.run.journal import cancel_refusal
+
+            refusal = cancel_refusal(store, bead_id, landing_on)
+            if refusal is not None:
+                raise MayorError(refusal)
         was = bead.status
         bead.status = "cancelled"
         tx.put(bead)

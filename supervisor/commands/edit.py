@@ -46,7 +46,8 @@ def update(
 
 
 def cancel(*, bead_id: str) -> int:
-    was = editing.cancel(open_repo().store, bead_id)
+    repo = open_repo()
+    was = editing.cancel(repo.store, bead_id, landing_on=(repo.root, repo.config.target))
     if was is None:
         say(f"{bead_id} is already cancelled")
         return 0

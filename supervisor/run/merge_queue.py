@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,8 +108,9 @@ class MergeQueue:
     def recover(self) -> tuple[list[str], str] | None:
         """Finish reading a journal left by a killed supervisor.
 
-        Returns ``(bead_ids, commit)`` when that landing completed (the target holds the candidate);
-        otherwise the landing is rolled back (nothing on the target changed) and None is returned.
+        Returns ``(bead_ids, commit)`` when that landing completed (the target holds the candidate;
+        the caller removes the journal once the beads say ``merged``); otherwise the landing is
+        rolled back (nothing on the target changed) and None is returned.
         """
         try:
             record = read_json(self.journal)
@@ -124,9 +125,9 @@ class MergeQueue:
             return None
         assert isinstance(record, dict)
         tip = gitops.rev(f"refs/heads/{self.target}", self.root)
-        self.journal.unlink()
         if tip and gitops.is_ancestor(record["candidate"], tip, self.root):
-            return beads, record["candidate"]
+            return beads, record["candidate"]  # the journal stays until the caller wrote them merged
+        self.journal.unlink()
         return None
 
     # -- candidates -----------------------------------------------------------------------
@@ -206,17 +207,20 @@ class MergeQueue:
 
     # -- the move --------------------------------------------------------------------------
     @contextmanager
-    def moving(self, beads: list[Bead], tip: str, candidate: str) -> Iterator[bool | str]:
+    def moving(
+        self, beads: list[Bead], tip: str, candidate: str, wanted: Callable[[], bool] = lambda: True
+    ) -> Iterator[bool | str]:
         """Move the target from ``tip`` to ``candidate``; yields True (moved: record the beads
-        merged inside the block), False (the target moved meanwhile) or why the user's checkout
-        blocks it. The journal lives until the block ends, so a kill inside it is finished by
-        :meth:`recover`."""
+        merged inside the block), False (the target moved meanwhile, or ``wanted`` said no) or why
+        the user's checkout blocks it. The journal lives until the block ends, so a kill inside it
+        is finished by :meth:`recover`; ``wanted`` is asked once it is written (see
+        :mod:`supervisor.run.journal`: a ``mayor cancel`` from then on is refused)."""
         with open(self.landed_log, "a", encoding="utf-8") as log:  # before the move: a kill may follow it
             log.write(candidate + "\n")
         record = {"beads": [b.id for b in beads], "tip": tip, "candidate": candidate}
         atomic_write(self.journal, json.dumps(record))
         try:
-            moved = self._move(tip, candidate)
+            moved = self._move(tip, candidate) if wanted() else False
             if moved is True:
                 self.landed.add(candidate)
                 if self.strategy == "rebase":

@@ -35,6 +35,7 @@ from supervisor.events import EventType
 from supervisor.run.beadstate import current
 from supervisor.run.context import RunContext
 from supervisor.run.gates import GateRun
+from supervisor.run.journal import still_wanted
 from supervisor.run.merge_queue import BranchGone, Conflict
 from supervisor.run.queue_policy import FailureRate, Shape, shape, unit_size
 
@@ -191,7 +192,8 @@ class Pipeline:
         if tip != head.base:
             self.discard(0)
             return False
-        with self.queue.moving(head.beads, tip, head.commit) as moved:
+        wanted = lambda: still_wanted(ctx.store, _ids(head.beads))  # noqa: E731 - asked with the journal written
+        with self.queue.moving(head.beads, tip, head.commit, wanted) as moved:
             if moved is True:
                 self.window.pop(0)
                 self.owner.merged(head.beads, head.commit, head.gate)

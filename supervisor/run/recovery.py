@@ -32,6 +32,7 @@ def recover(ctx: RunContext, start_slot: StartSlot) -> None:
                 files = ctx.queue.files(commit, bead) if len(bead_ids) > 1 else None
                 outcomes.merged(ctx, bead, current(bead).n, commit, files)
                 ctx.events.emit(EventType.RECOVERED, bead_id, None, what="completed a landing")
+        ctx.queue.journal.unlink(missing_ok=True)  # only now: `mayor cancel` refused them until they said merged
     if ctx.opts.executor == "ray":
         ctx.ray  # noqa: B018 - connect once, in the main thread, before any attempt
     beads = ctx.store.load()

@@ -101,7 +101,7 @@ def act(repo: Repo, bead_id: str, action: str, note: str) -> dict[str, Any]:
     if action == "cancel":
         from supervisor.editing import cancel
 
-        cancel(repo.store, bead_id)
+        cancel(repo.store, bead_id, landing_on=(repo.root, repo.config.target))
         return {"ok": True, "status": "cancelled"}
     if action == "retry":
         return _retry(repo, bead_id, note)
