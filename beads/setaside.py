@@ -7,8 +7,10 @@ the user's and is never moved (see :class:`beads.errors.BeadFileError`).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -22,16 +24,36 @@ class BadStateFile(Exception):
     """A state file that cannot be used; ``str()`` says why."""
 
 
-def read_json(path: Path) -> Any:
-    """The JSON in ``path``; :class:`BadStateFile` when it is unreadable, too big, too deep or not JSON.
-    A missing file raises :class:`FileNotFoundError` as ``open`` does."""
+def read_bytes(path: Path, limit: int = MAX_STATE_BYTES, *, follow: bool = True) -> bytes:
+    """Up to ``limit + 1`` bytes of the regular file ``path`` (never blocking on a FIFO put in its
+    place; with ``follow`` false, a symlink is refused too); :class:`BadStateFile` when it cannot be
+    read or is no regular file. A missing file raises :class:`FileNotFoundError` as ``open`` does."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_STATE_BYTES + 1)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise
     except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow:
+            raise BadStateFile("is a symbolic link, not a file mayor wrote") from None
         raise BadStateFile(f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise BadStateFile("is not a regular file")
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1
+            return handle.read(limit + 1)
+    except OSError as exc:
+        raise BadStateFile(f"cannot be read ({exc.strerror or exc})") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def read_json(path: Path) -> Any:
+    """The JSON in ``path``; :class:`BadStateFile` when it is unreadable, too big, too deep or not JSON.
+    A missing file raises :class:`FileNotFoundError` as ``open`` does."""
+    data = read_bytes(path)
     if len(data) > MAX_STATE_BYTES:
         raise BadStateFile(f"is over {MAX_STATE_BYTES >> 20} MiB")
     if not data.strip():

@@ -35,6 +35,7 @@ from typing import IO, Any
 
 from beads.models import Bead
 from supervisor import gitops
+from supervisor.agents.context import NO_CONTEXT, read_context
 from supervisor.errors import MayorError
 from supervisor.proc import git, run
 from supervisor.run import evidence
@@ -164,7 +165,7 @@ def spec_from_run_dir(
         env=dict(env),
         timeout=timeout,
         idle_timeout=idle_timeout,
-        context=context.read_text() if context and context.is_file() else "",
+        context=read_context(context) if context else NO_CONTEXT,
     )
 
 
@@ -307,7 +308,7 @@ def _agent_env(spec: RemoteSpec, bead: Bead, where: _Where, node: str) -> dict[s
     (run_dir / "bead.json").write_text(bead.to_json())
     (run_dir / "prompt.md").write_text(spec.prompt)
     (run_dir / "feedback.md").write_text(spec.feedback)
-    (site / ".mayor" / "state" / "context.md").write_text(spec.context)
+    (site / ".mayor" / "state" / "context.md").write_text(spec.context or NO_CONTEXT)
     return {
         **spec.env,
         "MAYOR_BEAD_FILE": str(run_dir / "bead.json"),

@@ -220,13 +220,14 @@ def main() -> int:
     from supervisor.agents.builtin.anthropic_model import AnthropicModel
     from supervisor.agents.builtin.demo import DEMO_MODEL, DemoModel
     from supervisor.agents.builtin.tools import TOOL_DEFINITIONS, Workspace
+    from supervisor.agents.context import NO_CONTEXT, read_context
     from supervisor.prompts import template_text
 
     env = os.environ
     run_dir = Path(env["MAYOR_RUN_DIR"])
     root = Path(env.get("MAYOR_ROOT", ".")) / ".mayor"
     context_file = env.get("MAYOR_CONTEXT_FILE")
-    context = Path(context_file).read_text() if context_file else "# Repository context\n(none)\n"
+    context = read_context(Path(context_file)) if context_file else NO_CONTEXT
     system = system_blocks(template_text("system", root), context)
     tools = [*TOOL_DEFINITIONS[:-1], {**TOOL_DEFINITIONS[-1], "cache_control": CACHE}]
     model: Model
