@@ -203,3 +203,22 @@ def _assert_each_attack_was_met(repo: Path) -> None:
             assert "daemon-was-here.txt" not in files, f"a daemon of an earlier bead leaked into {sha}"
     touched = of(events(repo), "checkout_touched")
     assert any(e["bead"] == "stray" and "stray-broken.txt" in e["data"]["files"] for e in touched), touched
+
+
+def test_a_rewind_right_after_a_landing_is_put_back_before_the_landing_is_recorded(repo: Path) -> None:
+    """Main moved back by one commit between the queue's move and the landing being recorded
+    looked like the tip the watch checked before the move, and the landing was lost unnoticed."""
+    from supervisor.events import EventLog
+    from supervisor.run.target_watch import TargetWatch
+
+    watch = TargetWatch(repo, "main", EventLog(repo / ".mayor" / "events.jsonl"))
+    checked = watch.verify()
+    git(repo, "commit", "-q", "--allow-empty", "-m", "Merge b1\n\nmayor-bead: b1")  # the queue's move
+    landing = git(repo, "rev-parse", "main")
+    git(repo, "reset", "-q", "--hard", checked)  # an agent: update-ref main main~1, at once
+
+    watch.landed(landing)
+
+    assert git(repo, "rev-parse", "main") == landing
+    restored = of(events(repo), "target_restored")
+    assert restored and restored[0]["data"]["now"] == landing and restored[0]["data"]["restored"]

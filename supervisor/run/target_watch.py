@@ -40,11 +40,14 @@ class TargetWatch:
         return gitops.ensure_branch_exists(self.target, self.root)
 
     def landed(self, commit: str) -> None:
-        """A landing of this run: it must stay on the target from now on."""
+        """A landing of this run: it must stay on the target from now on. The queue has just moved
+        the target there, so a tip behind it now was moved back (even to the tip checked before)."""
         with self._lock:
             if self.landings and self.landings[-1] == commit:
                 return  # the other beads of a batch: one commit, checked once
             self.landings.append(commit)
+            if self.last is None or gitops.is_ancestor(self.last, commit, self.root):
+                self.last = commit
             self.verify()
 
     def verify(self) -> str:
