@@ -50,7 +50,8 @@ def reflog(ref: str, cwd: Path, limit: int = 100) -> list[str]:
 def dirty(cwd: Path, untracked: bool = False) -> list[str]:
     """Changed tracked files (and untracked ones, if asked) as ``git status --porcelain`` lines."""
     mode = "--untracked-files=all" if untracked else "--untracked-files=no"
-    return [line for line in git("status", "--porcelain", mode, cwd=cwd).splitlines() if line]
+    # never the index lock: another thread (or `mayor cancel`) may be landing in that checkout
+    return [line for line in git("--no-optional-locks", "status", "--porcelain", mode, cwd=cwd).splitlines() if line]
 
 
 @dataclass(frozen=True)

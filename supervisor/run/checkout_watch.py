@@ -27,7 +27,11 @@ class CheckoutState:
 
 def state_of(root: Path) -> CheckoutState:
     head = run(["git", "rev-parse", "--verify", "--quiet", "HEAD"], root, check=False).stdout.strip()
-    status = run(["git", "status", "--porcelain", "--untracked-files=all"], root, check=False).stdout
+    # --no-optional-locks: a slot thread must not take the index lock of the user's checkout under
+    # the merge thread's `git merge --ff-only` there (the landing would fail as "blocked")
+    status = run(
+        ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=all"], root, check=False
+    ).stdout
     changes = frozenset(line for line in status.splitlines() if line[3:] and not line[3:].startswith(".mayor/"))
     return CheckoutState(head, changes)
 
