@@ -18,6 +18,7 @@ Timeouts here are only safety limits against hangs, never assertions about speed
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -199,6 +200,7 @@ class Sandbox:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT prints every thread's stack
             )
         self.procs.append((proc, out))
         return proc
@@ -271,8 +273,14 @@ class Sandbox:
     def cleanup(self) -> None:
         for name in [*list(self.tools.glob("hold-*")), self.tools / "gate-hold"]:
             name.unlink(missing_ok=True)
-        for proc, _ in self.procs:
-            if proc.poll() is None:
+        for proc, out in self.procs:
+            if proc.poll() is None:  # the test failed with mayor still running: say where it was
+                os.kill(proc.pid, signal.SIGABRT)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(SAFETY_S)
+                print(
+                    f"mayor sling (pid {proc.pid}) still ran; its threads:\n{out.read_text(errors='replace')[-8000:]}"
+                )
                 proc.kill()
                 proc.wait()
         for record in self.agent_records() if (self.root / ".mayor" / "runs").exists() else []:
@@ -603,16 +611,23 @@ def test_ctrl_c_finishes_the_merge_stops_agents_and_resumes(sandbox_factory: Cal
     sb = sandbox_factory({i: [] for i in ids}, slots=4, max_attempts=2)
     sb.hold("gate-hold", "hold-c3", "hold-c4")
     proc = sb.start()
+
+    def on_the_tip() -> str | None:
+        """The candidate built on the target's tip whose gate waits (the merge in progress; the
+        queue may gate one built on it beside it, and their gates say so in any order)."""
+        waiting = [line[1] for line in sb.gate_lines("waiting")]
+        return next((c for c in waiting if git(sb.root, "rev-parse", f"{c}^1") == sb.base), None)
+
     wait_until(
         "a gate waiting, a bead queued behind it, two agents working",
         lambda: (
-            bool(sb.gate_lines("waiting"))
-            and {e["bead"] for e in sb.events("queued")} == {"c1", "c2"}
+            {e["bead"] for e in sb.events("queued")} == {"c1", "c2"}
             and {e["bead"] for e in sb.events("agent_started")} == set(ids)
+            and on_the_tip() is not None
         ),
         proc,
     )
-    candidate = sb.gate_lines("waiting")[0][1]
+    candidate = on_the_tip()
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
 
     # the agents are stopped while the merge in progress still waits on its gate
