@@ -159,7 +159,7 @@ def test_the_spec_comes_from_the_run_folder_and_the_files_go_back_into_it(git_re
     (run_dir / "prompt.md").write_text("the prompt")
     (run_dir / "feedback.md").write_text("the feedback")
     (run_dir / "base").write_text(git(git_repo, "rev-parse", "main") + "\n")
-    (tmp_path / "context.md").write_text("the context")
+    (tmp_path / "context.md").write_text("# Repository context\nthe context\n")  # as mayor writes it
     env = {"MAYOR_CONTEXT_FILE": str(tmp_path / "context.md"), "MAYOR_BEAD_ID": BEAD_ID}
     spec = remote.spec_from_run_dir(git_repo, run_dir, WRITE_AND_COMMIT, env, "main", 60.0, 30.0)
     assert (spec.attempt, spec.branch, spec.prompt, spec.feedback, spec.context) == (
@@ -167,7 +167,7 @@ def test_the_spec_comes_from_the_run_folder_and_the_files_go_back_into_it(git_re
         f"mayor/{BEAD_ID}",
         "the prompt",
         "the feedback",
-        "the context",
+        "# Repository context\nthe context\n",
     )
     result = remote.run_remote_attempt(spec, remote.ship(git_repo, spec.base, spec.branch), tmp_path / "node", Events())
     assert [c.passed for c in result.checks] == [True]
