@@ -79,7 +79,7 @@ AGENTS = {
         if git update-ref refs/heads/main HEAD; """
     + WENT_THROUGH
     + """
-        if git push -q . HEAD:main; """
+        if git push -q -f . HEAD:main; """
     + WENT_THROUGH,
     "rewind": """
         unset GIT_CONFIG_COUNT
