@@ -58,6 +58,10 @@ def run(
         capture_output=True,
         text=True,
         stdin=None if input is not None else subprocess.DEVNULL,
+        # git in a process group of its own: Ctrl-C (or a kill of mayor's group) never cuts a git
+        # command short, which would leave index.lock or a half-written checkout behind and fail the
+        # landing or the attempt in progress as if it were theirs; mayor stops between commands
+        process_group=0 if cmd and cmd[0] == "git" else None,
     )
     if check and proc.returncode != 0:
         raise CommandError(cmd, proc.returncode, proc.stdout, proc.stderr)
