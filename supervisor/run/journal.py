@@ -4,11 +4,11 @@ handshake that makes ``mayor cancel`` and a landing exclude each other.
 The queue writes the journal (the beads it lands, the tip, the candidate) *before* it asks one
 last time whether each bead is still wanted (:func:`still_wanted`, under the bead store's lock;
 :meth:`~supervisor.run.merge_queue.MergeQueue.moving`), and removes it only *after* each landed
-bead's file says ``merged``. ``mayor cancel`` checks the
-journal under the same lock (:func:`cancel_refusal`) and refuses while it names the bead. So
-either the cancel is written first and the queue sees it (the bead does not land), or the queue
-asked first and the cancel sees the journal (it is refused with a message): never "cancelled"
-printed and the bead merged after all.
+bead's file says ``merged``. ``mayor cancel`` checks the journal under the same lock
+(:func:`cancel_refusal`) and refuses while it names the bead. So either the cancel is written
+first and the queue sees it (the bead does not land), or the queue asked first and the cancel
+sees the journal (it is refused with a message): never "cancelled" printed and the bead merged
+after all.
 
 Two forms are read: ``{"bead": id, ...}`` (one bead per candidate) and ``{"beads": [id, ...],
 ...}`` (a batch). An unreadable journal names no bead here; the supervisor's recovery sets it
@@ -77,9 +77,8 @@ def cancel_refusal(store: Store, bead_id: str, landing_on: tuple[Path, str] | No
         return None
     if landing_on is None or _supervisor_may_run(store.mayor_dir):
         return (
-            f"{bead_id} is landing right now: the gate passed on its merge and the target is being moved to "
-            "it, so it can no longer be cancelled. Once it is merged, `git revert -m 1` its merge commit "
-            "if you do not want it"
+            f"{bead_id} is landing right now: the merge queue is moving the target to its merge, so it can no "
+            f"longer be cancelled; once it is merged, undo it with `git revert` (its commit: `mayor show {bead_id}`)"
         )
     return _stale(bead_id, journal, *landing_on)
 
@@ -99,8 +98,8 @@ def _stale(bead_id: str, journal: Journal, root: Path, target: str) -> str | Non
     if tip is not None and gitops.is_ancestor(journal.candidate, tip, root):
         return (
             f"{bead_id} has landed on {target} ({journal.candidate[:12]}); the run that landed it stopped "
-            "before it could record it, and the next `mayor sling` records it as merged. `git revert -m 1` "
-            "its merge commit if you do not want it"
+            "before it could record it, and the next `mayor sling` records it as merged. Undo it with "
+            "`git revert` if you do not want it"
         )
     checkout = gitops.checked_out_at(target, root)
     if checkout is not None and gitops.rev("HEAD", checkout) == journal.tip and gitops.dirty(checkout, untracked=True):
