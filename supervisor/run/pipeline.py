@@ -32,6 +32,7 @@ from beads.models import Bead
 from supervisor import gitops
 from supervisor.errors import MayorError
 from supervisor.events import EventType
+from supervisor.output import say
 from supervisor.run.beadstate import current
 from supervisor.run.context import RunContext
 from supervisor.run.gates import GateRun
@@ -184,6 +185,8 @@ class Pipeline:
         if unwanted:  # cancelled (or reopened) while its gate ran: it does not land
             for bead_id in unwanted:
                 ctx.state.dequeue(bead_id)
+                status = ctx.store.get(bead_id).status
+                say(f"mayor: {bead_id} became {status} while its landing was under way; it did not land")
             self.discard(0, unwanted)
             return False
         ctx.guard_target()  # first undo what running agents put on the target, then:
