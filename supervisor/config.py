@@ -112,6 +112,8 @@ class Config(_Section):
     queue: Literal["auto", "serial"] = "auto"
     """``auto``: the merge queue batches and speculates, as far as the failure rate it has measured
     makes worth it; ``serial``: one candidate at a time."""
+    max_batch: int = Field(default=8, ge=1, le=64)
+    """Most beads gated as one candidate (1: never batch; speculation still goes on)."""
     max_parallel_gates: int = Field(default_factory=lambda: default_parallel_gates(), ge=1, le=64)
     """Gate runs at once (speculative candidates, bisection), each in a pooled worktree of its own."""
     executor: Literal["local", "ray"] = "local"
@@ -275,6 +277,7 @@ gate_timeout = "30m"   # a gate run longer than this is killed and fails
 gate_retries = 1       # a failed gate runs again on the same tree (a pass then is "flaky"); 0 for a slow suite
 queue = "auto"         # batch and speculate as the measured failure rate allows; "serial": one at a time
 # max_parallel_gates = 2 # gate runs at once (default: the number of CPUs, 2 to 8)
+# max_batch = 8          # most beads in one candidate; 1: never batch
 id_prefix = "mr"
 executor = "local"     # where attempts run; "ray": on a Ray cluster (pip install 'mayor[ray]')
 # ray_address = "HEAD:6379" # executor = "ray": the cluster's head (unset: RAY_ADDRESS, else a local Ray)

@@ -47,10 +47,10 @@ def repo(mayor_repo: Path) -> Path:
     return mayor_repo
 
 
-def setup(root: Path, tmp: Path, *, bad: str = "", rate: float, gates: int, gate: str = GATE) -> None:
+def setup(root: Path, tmp: Path, *, bad: str = "", rate: float, gates: int, gate: str = GATE, batch: int = 8) -> None:
     agent = script(tmp / "agent.sh", f'BAD="{bad}"\n' + WORK)
     configure(root, {"work": agent}, gate=gate)
-    top_level(root, f'queue = "auto"\nmax_parallel_gates = {gates}\nmax_attempts = 1\n')
+    top_level(root, f'queue = "auto"\nmax_parallel_gates = {gates}\nmax_batch = {batch}\nmax_attempts = 1\n')
     misses = round(rate * 200)
     stats = root / ".mayor" / "state" / "queue-stats.json"
     stats.parent.mkdir(parents=True, exist_ok=True)
@@ -119,7 +119,7 @@ def test_candidates_are_gated_at_once_each_built_on_the_one_before(repo: Path, t
         {GATE}
         """,
     )
-    setup(repo, tmp_path, rate=0.5, gates=3, gate=f"bash {gate}")
+    setup(repo, tmp_path, rate=0.0, gates=3, gate=f"bash {gate}", batch=1)
     for bead_id in ids:
         add_bead(repo, bead_id)
     base = git(repo, "rev-parse", "main")
@@ -130,7 +130,7 @@ def test_candidates_are_gated_at_once_each_built_on_the_one_before(repo: Path, t
     _out, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err
     started = of(events(repo), "gate_started")
-    # a high failure rate: one bead per candidate, stacked: each later candidate holds the earlier ones
+    # max_batch = 1: one bead per candidate, stacked: each later candidate holds the earlier ones
     commits = [e["data"]["candidate"] for e in started]
     for earlier, later in itertools.pairwise(commits):
         assert git(repo, "merge-base", "--is-ancestor", earlier, later) == ""
@@ -143,7 +143,7 @@ def test_candidates_are_gated_at_once_each_built_on_the_one_before(repo: Path, t
 
 def test_a_failure_discards_the_candidates_built_on_it(repo: Path, tmp_path: Path) -> None:
     ids = ["f1", "f2", "f3"]
-    setup(repo, tmp_path, bad="f1", rate=0.5, gates=3)
+    setup(repo, tmp_path, bad="f1", rate=0.0, gates=3, batch=1)
     for bead_id in ids:
         add_bead(repo, bead_id)
     base = git(repo, "rev-parse", "main")
@@ -222,7 +222,7 @@ def test_gates_a_killed_supervisor_left_running_are_stopped_and_every_bead_lands
         {GATE}
         """,
     )
-    setup(repo, tmp_path, rate=0.5, gates=3, gate=f"bash {gate}")
+    setup(repo, tmp_path, rate=0.0, gates=3, gate=f"bash {gate}", batch=1)
     ids = ["k1", "k2", "k3"]
     for bead_id in ids:
         add_bead(repo, bead_id)

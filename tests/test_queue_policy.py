@@ -12,10 +12,12 @@ from supervisor.run.queue_policy import MAX_BATCH, FailureRate, Shape, shape, un
 
 
 @pytest.mark.parametrize(
-    ("p", "batch"), [(0.0, MAX_BATCH), (0.02, MAX_BATCH), (0.05, 6), (0.1, 3), (0.15, 1), (0.3, 1)]
+    ("p", "batch", "depth"),
+    [(0.0, MAX_BATCH, 4), (0.02, MAX_BATCH, 4), (0.05, 6, 4), (0.1, 3, 3), (0.15, 1, 2), (0.3, 1, 1)],
 )
-def test_batches_shrink_as_failures_grow_and_stop_at_a_high_rate(p: float, batch: int) -> None:
-    assert shape("auto", p, 4) == Shape(batch, 4)
+def test_batches_and_speculation_shrink_as_failures_grow(p: float, batch: int, depth: int) -> None:
+    assert shape("auto", p, 4) == Shape(batch, depth)
+    assert shape("auto", p, 4, max_batch=1) == Shape(1, depth)
 
 
 def test_serial_and_rebase() -> None:

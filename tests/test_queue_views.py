@@ -238,7 +238,7 @@ def test_status_during_speculation_and_the_summary_after_it(mayor_repo: Path, tm
         out.write(".mayor/\n")
     go = tmp_path / "go"
     gate = script(tmp_path / "gate.sh", f'while [ ! -e "{go}" ]; do sleep 0.05; done\n{GATE}\n')
-    setup(mayor_repo, tmp_path, rate=0.5, gates=3, gate=f"bash {gate}")  # one bead a candidate, 3 deep
+    setup(mayor_repo, tmp_path, rate=0.0, gates=3, gate=f"bash {gate}", batch=1)  # one bead a candidate, 3 deep
     for bead_id in ("s1", "s2", "s3"):
         add_bead(mayor_repo, bead_id)
     proc = start_sling(mayor_repo, "-j", "3")

@@ -58,6 +58,7 @@ class Options:
     queue: str = "auto"
     """``auto`` or ``serial``: how the merge queue shapes its candidates (:mod:`supervisor.run.queue_policy`)."""
     max_parallel_gates: int = 2
+    max_batch: int = 8
     executor: str = "local"
     """``local`` or ``ray``: where attempts run (:mod:`supervisor.run.remote_attempt`)."""
     ray_address: str | None = None
@@ -107,6 +108,7 @@ class Options:
             gate_retries=config.gate_retries,
             queue=queue or config.queue,
             max_parallel_gates=config.max_parallel_gates,
+            max_batch=config.max_batch,
             agent=agent,
             only=list(only or []),
             label=label,

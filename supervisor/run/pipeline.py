@@ -264,7 +264,7 @@ class Pipeline:
     def _limit(self) -> Shape:
         opts = self.ctx.opts
         p = self.rate.estimate()
-        limit = shape(opts.queue, p, self.gates.capacity, opts.merge)
+        limit = shape(opts.queue, p, self.gates.capacity, opts.merge, opts.max_batch)
         if limit != self._shape:
             self._shape = limit
             self.ctx.events.emit(EventType.QUEUE_SHAPE, batch=limit.batch, depth=limit.depth, p=round(p, 3))

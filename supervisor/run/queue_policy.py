@@ -3,8 +3,10 @@
 With failures at rate p, a batch of b beads passes with probability (1-p)^b. ``queue = "auto"``
 batches while that stays high (at most :data:`MAX_BATCH`, and not past what the free gates can
 share: four free gates and four beads make four stacked candidates of one, not one of four), and
-speculates as deep as the gate capacity allows: candidate k is gated while candidates 1..k-1 still
-run. At a high failure rate batches stop paying (a failed batch costs a bisection), so above
+speculates as deep as the gate capacity allows (candidate k is gated while candidates 1..k-1 still
+run), but only as deep as the candidates ahead all pass often enough (:data:`SPECULATE_TARGET`):
+at p = 0.3 a second candidate would be wasted three times in ten, so none is built and the queue
+is as serial as ``serial``. At a high failure rate batches stop paying (a failed batch costs a bisection), so above
 :data:`BATCH_BELOW` every candidate holds one bead. ``queue = "serial"`` is one bead, one gate, at a
 time.
 
@@ -27,10 +29,15 @@ from beads.store import atomic_write
 from supervisor.events import set_aside
 
 MAX_BATCH = 8
+"""The default of ``max_batch``."""
 BATCH_BELOW = 0.15
 """At or above this failure rate a candidate holds a single bead."""
 PASS_TARGET = 0.7
 """Batches are sized so that one passes at least this often."""
+SPECULATE_TARGET = 0.75
+"""A candidate is built on others still being gated only while they all pass at least this often:
+a speculative run wasted is a gate run's CPU taken from the ones that count (on a small machine
+with a CPU-bound suite, it slows them)."""
 PRIOR_P, PRIOR_WEIGHT = 0.1, 2.0
 KEEP = 200
 
@@ -43,15 +50,16 @@ class Shape:
     """Most candidates gated at once (1: no speculation)."""
 
 
-def shape(mode: str, p: float, capacity: int, strategy: str = "merge") -> Shape:
+def shape(mode: str, p: float, capacity: int, strategy: str = "merge", max_batch: int = MAX_BATCH) -> Shape:
     """The queue's shape for failure rate ``p`` and ``capacity`` gates at once."""
     if mode == "serial":
         return Shape(1, 1)
-    depth = max(1, capacity)
+    depth = max(1, capacity) if p <= 0 else 1 + int(math.log(SPECULATE_TARGET) / math.log(1.0 - p))
+    depth = max(1, min(capacity, depth))
     if strategy == "rebase" or p >= BATCH_BELOW:
         return Shape(1, depth)
-    batch = MAX_BATCH if p <= 0 else int(math.log(PASS_TARGET) / math.log(1.0 - p))
-    return Shape(max(1, min(MAX_BATCH, batch)), depth)
+    batch = max_batch if p <= 0 else int(math.log(PASS_TARGET) / math.log(1.0 - p))
+    return Shape(max(1, min(max_batch, batch)), depth)
 
 
 def unit_size(limit: Shape, ready: int, free_gates: int) -> int:
