@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -28,6 +29,13 @@ if not MAYOR.exists():  # pragma: no cover - an unusual install
 PYTHON = sys.executable
 RUN_TIMEOUT_S = 90.0
 """A hung supervisor fails its test instead of the whole suite (never an assertion on speed)."""
+
+
+def like_a_terminal() -> None:
+    """``preexec_fn`` for a process the test sends SIGINT: Ctrl-C at its default, as under a
+    terminal. A test run started in the background by a shell script inherits SIGINT ignored, and a
+    Python started so never raises KeyboardInterrupt (the test would test the launcher, not mayor)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -40,6 +40,7 @@ import pytest
 from beads.models import Bead
 from beads.store import Store, atomic_write, bead_from
 from supervisor.run.beadstate import counted_attempts
+from tests.sling_helpers import like_a_terminal
 
 MAYOR = Path(sys.executable).with_name("mayor")
 if not MAYOR.exists():  # pragma: no cover - an unusual install
@@ -200,6 +201,7 @@ class Sandbox:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=like_a_terminal,  # Ctrl-C at its default, whatever started this run
                 env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT prints every thread's stack
             )
         self.procs.append((proc, out))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from supervisor import gitops
 from supervisor.run.checkout_watch import state_of
-from tests.sling_helpers import git, wait_for
+from tests.sling_helpers import git, like_a_terminal, wait_for
 
 
 def test_looking_at_the_checkout_leaves_its_index_alone(git_repo: Path) -> None:
@@ -71,6 +71,7 @@ def test_ctrl_c_does_not_cut_a_git_command_short(git_repo: Path, tmp_path: Path)
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=like_a_terminal,  # Ctrl-C at its default, whatever started this run
     )
     try:
         wait_for(started.exists, "the git command to start")
