@@ -48,7 +48,11 @@ class TargetWatch:
             self.landings.append(commit)
             if self.last is None or gitops.is_ancestor(self.last, commit, self.root):
                 self.last = commit
-            self.verify()
+            tip = self._tip()
+            if self.last is not None and tip != self.last and gitops.is_ancestor(tip, self.last, self.root):
+                self._put_back(tip, [c for c in self.landings if not gitops.is_ancestor(c, tip, self.root)])
+            # a move sideways is judged at the next verify(), which the queue runs after undoing
+            # agents' commits on the target (judged here, an agent's commit would stop the queue)
 
     def verify(self) -> str:
         """The tip, after putting back a target moved backwards; raises :class:`TargetMovedAway`."""
