@@ -95,6 +95,15 @@ def mayor_repo(git_repo: Path) -> Path:
 
 
 @pytest.fixture
+def repo(mayor_repo: Path) -> Path:
+    """A mayor repository whose ``.mayor/`` is ignored (the user's choice), so that the user's
+    ``git status`` shows only what the tests put there."""
+    with open(mayor_repo / ".git" / "info" / "exclude", "a") as out:
+        out.write(".mayor/\n")
+    return mayor_repo
+
+
+@pytest.fixture
 def shared_gastown() -> Path:
     if not GASTOWN.is_dir():
         pytest.skip(f"../shared is absent: no gastown-beads fixture at {GASTOWN}")

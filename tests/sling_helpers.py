@@ -76,6 +76,13 @@ def configure(
     (root / ".mayor" / "config.toml").write_text("\n".join(lines) + "\n")
 
 
+def top_level(root: Path, lines: str) -> None:
+    """Top-level keys put above the config's first ``[table]`` (in TOML every key after a table
+    header belongs to that table)."""
+    config = root / ".mayor" / "config.toml"
+    config.write_text(lines.rstrip("\n") + "\n" + config.read_text())
+
+
 def add_bead(root: Path, bead_id: str, title: str | None = None, **fields: Any) -> Bead:
     """Write one bead through the store (validated like ``mayor add``), with a readable id."""
     with Store(root / ".mayor").edit() as tx:

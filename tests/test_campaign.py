@@ -105,13 +105,6 @@ AGENTS = {
 """Each agent's attack; every one then does the honest work of ``WORK``."""
 
 
-@pytest.fixture
-def repo(mayor_repo: Path) -> Path:
-    with open(mayor_repo / ".git" / "info" / "exclude", "a") as out:
-        out.write(".mayor/\n")
-    return mayor_repo
-
-
 def _agents(tmp_path: Path) -> dict[str, Path]:
     made = {}
     for name, attack in AGENTS.items():

@@ -38,13 +38,6 @@ from tests.sling_helpers import (
 )
 
 
-@pytest.fixture
-def repo(mayor_repo: Path) -> Path:
-    with open(mayor_repo / ".git" / "info" / "exclude", "a") as out:
-        out.write(".mayor/\n")
-    return mayor_repo
-
-
 def _agent(tmp_path: Path) -> Path:
     return script(tmp_path / "agents" / "work.sh", 'echo "$MAYOR_BEAD_ID" > "$MAYOR_BEAD_ID.txt" && git add -A\n')
 

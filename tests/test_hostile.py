@@ -27,13 +27,6 @@ from tests.sling_helpers import (
 GATE = "! grep -rqsx BROKEN --exclude-dir=.git ."
 
 
-@pytest.fixture
-def repo(mayor_repo: Path) -> Path:
-    with open(mayor_repo / ".git" / "info" / "exclude", "a") as out:
-        out.write(".mayor/\n")
-    return mayor_repo
-
-
 @pytest.mark.parametrize(
     "attack",
     [

@@ -29,6 +29,7 @@ from tests.sling_helpers import (
     script,
     sling,
     start_sling,
+    top_level,
     wait_for,
 )
 
@@ -40,13 +41,6 @@ case " $BAD " in *" $MAYOR_BEAD_ID "*) echo broken > "work/BROKEN-$MAYOR_BEAD_ID
 GATE = "! ls work | grep -q BROKEN"
 
 
-@pytest.fixture
-def repo(mayor_repo: Path) -> Path:
-    with open(mayor_repo / ".git" / "info" / "exclude", "a") as out:
-        out.write(".mayor/\n")
-    return mayor_repo
-
-
 def setup(root: Path, tmp: Path, *, bad: str = "", rate: float, gates: int, gate: str = GATE, batch: int = 8) -> None:
     agent = script(tmp / "agent.sh", f'BAD="{bad}"\n' + WORK)
     configure(root, {"work": agent}, gate=gate)
@@ -55,12 +49,6 @@ def setup(root: Path, tmp: Path, *, bad: str = "", rate: float, gates: int, gate
     stats = root / ".mayor" / "state" / "queue-stats.json"
     stats.parent.mkdir(parents=True, exist_ok=True)
     stats.write_text(json.dumps({"recent": [1] * misses + [0] * (200 - misses)}))
-
-
-def top_level(root: Path, lines: str) -> None:
-    """Keys put before the file's first [table] (where top-level keys must be in TOML)."""
-    config = root / ".mayor" / "config.toml"
-    config.write_text(lines + config.read_text())
 
 
 def trailers(message: str) -> list[str]:

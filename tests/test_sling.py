@@ -60,15 +60,6 @@ done
 
 
 @pytest.fixture
-def repo(mayor_repo: Path) -> Path:
-    """A mayor repository whose ``.mayor/`` is ignored (the user's choice), so that the user's
-    ``git status`` shows only what the tests put there."""
-    with open(mayor_repo / ".git" / "info" / "exclude", "a") as out:
-        out.write(".mayor/\n")
-    return mayor_repo
-
-
-@pytest.fixture
 def out(tmp_path: Path) -> Path:
     """A folder outside the repository where agents leave notes for the test."""
     path = tmp_path / "out"

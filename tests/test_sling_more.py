@@ -14,8 +14,6 @@ import subprocess
 import threading
 from pathlib import Path
 
-import pytest
-
 from tests.sling_helpers import (
     MAYOR,
     RUN_TIMEOUT_S,
@@ -31,6 +29,7 @@ from tests.sling_helpers import (
     script,
     sling,
     start_sling,
+    top_level,
     wait_for,
 )
 
@@ -44,25 +43,9 @@ git commit -q -m "work on $MAYOR_BEAD_ID"
 GATE = '! grep -rqsx BROKEN --exclude-dir=.git . && for f in work/*.txt; do [ -e "$f" ] || continue; test -s "$f"; done'
 
 
-@pytest.fixture
-def repo(mayor_repo: Path) -> Path:
-    with open(mayor_repo / ".git" / "info" / "exclude", "a") as out:
-        out.write(".mayor/\n")
-    return mayor_repo
-
-
-def _set_top_level(root: Path, line: str) -> None:
-    """Put a top-level ``key = value`` line above the config's first ``[table]``."""
-    config = root / ".mayor" / "config.toml"
-    lines = config.read_text().splitlines()
-    first_table = next((i for i, text in enumerate(lines) if text.lstrip().startswith("[")), len(lines))
-    lines.insert(first_table, line)
-    config.write_text("\n".join(lines) + "\n")
-
-
 def test_rebase_strategy_lands_linear_history_through_the_gate(repo: Path, tmp_path: Path) -> None:
     configure(repo, {"worker": script(tmp_path / "agents" / "own.sh", OWN_FILE)}, gate=GATE)
-    _set_top_level(repo, 'merge = "rebase"')
+    top_level(repo, 'merge = "rebase"')
     add_bead(repo, "a")
     add_bead(repo, "b")
     base = git(repo, "rev-parse", "main")

@@ -201,13 +201,14 @@ class GatePool:
     def check_target(self, tip: str, log: Path) -> bool:
         """Run the gate once on the target alone (in this thread), unless its tree is known green.
         Exit 126/127 (the command cannot run) raises :class:`GateCannotRun`: a config error."""
-        known = self.known(tip, log, [])
+        tree = gitops.tree_of(tip, self.root)
+        known = self.known(tip, log, [], tree)
         if known is not None:
             return bool(known.passed)
         with self._free:
             self._free.wait_for(lambda: bool(self._idle))
             index = self._idle.pop(0)
-        gate_run = GateRun(tip, gitops.tree_of(tip, self.root), log, [])
+        gate_run = GateRun(tip, tree, log, [])
         try:
             log.parent.mkdir(parents=True, exist_ok=True)
             code = self._once(self.checkout(index, tip), gate_run, append=False)
